@@ -1,0 +1,75 @@
+// Daemon: one tick = sample -> measure -> decide -> act -> log, driven by the sd-event loop.
+// Whatever way it ends (signal, error, exception), a freeze it owns is released by ~Daemon.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "app/event_loop.hpp"
+#include "app/ownership.hpp"
+#include "app/sampler.hpp"
+#include "config/config.hpp"
+#include "policy/controller.hpp"
+#include "policy/signal_meter.hpp"
+#include "sys/cgroup_fs.hpp"
+
+namespace xap {
+
+struct Paths {
+    std::string proc_root = "/proc";
+    std::string cgroup_root;  // empty: find the cgroup v2 mount in <proc_root>/self/mountinfo
+    std::string state_dir;    // resolved by main: --state-dir, $STATE_DIRECTORY, or the default
+};
+
+inline constexpr const char* kDefaultStateDir = "/var/lib/xmrig-auto-pause";
+
+// The cgroup v2 hierarchy as Paths say; an Error explains why there is none usable.
+Result<std::shared_ptr<CgroupFs>> open_hierarchy(const Paths& paths);
+
+// Online CPUs as /proc/stat lists them (the frame of every percentage).
+Result<unsigned> online_cpus(const std::string& proc_root);
+
+// The `release` command: thaw the miner if the state directory holds a claim that is valid for
+// it now, drop a stale claim, touch nothing else. Returns what was done.
+Result<std::string> release_claim(const Config& config, const Paths& paths);
+
+class Daemon {
+public:
+    Daemon(Config config, Paths paths);
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Finds the hierarchy, opens the files, checks that a freeze could be written, loads the
+    // claim. An Error here means the daemon would run without effect: exit non-zero.
+    Status start();
+    // Runs until SIGTERM/SIGINT (returns 0) or a fatal error; releases its freeze on the way out.
+    int run();
+
+private:
+    void tick();
+    void act(const Decision& d, const MinerState& miner);
+    void report_effective_state(const MinerState& miner);
+    void report_problem(std::string& last, const std::string& now, const char* what);
+    void set_status(const std::string& status);
+    void release();
+
+    Config config_;
+    Paths paths_;
+    std::shared_ptr<CgroupFs> fs_;
+    std::string miner_path_;
+    std::unique_ptr<Sampler> sampler_;
+    std::unique_ptr<SignalMeter> meter_;
+    Controller controller_;
+    Ownership ownership_;
+    std::unique_ptr<EventLoop> loop_;
+
+    std::string status_;
+    std::string tick_problem_;
+    std::vector<std::string> service_problems_;
+    std::string effective_note_;
+    bool released_ = false;
+};
+
+}  // namespace xap

@@ -1,0 +1,160 @@
+#include "policy/controller.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace xap {
+namespace {
+
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string format_seconds(Duration d)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", seconds(d));
+    return buf;
+}
+
+}  // namespace
+
+std::string format_percent(double value)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%", value);
+    return buf;
+}
+
+unsigned PolicySettings::debounce_windows() const
+{
+    if (poll_interval <= Duration{}) return 1;
+    const auto n = (stop_debounce.count() + poll_interval.count() - 1) / poll_interval.count();
+    return static_cast<unsigned>(std::max<decltype(n)>(1, n));
+}
+
+Controller::Controller(PolicySettings settings) : settings_(std::move(settings)), grace_(settings_.grace_period) {}
+
+Controller::Reading Controller::read(const Window& w) const
+{
+    Reading r;
+    const double sys = w.system_percent;
+    if (sys > settings_.stop_percent) {
+        r.pressure = true;
+        r.why = "system CPU " + format_percent(sys) + " > stop " + format_percent(settings_.stop_percent);
+    }
+    bool services_quiet = true;
+    std::string busy;
+    for (std::size_t i = 0; i < settings_.watched.size() && i < w.services.size(); ++i) {
+        const ServiceLoad& s = w.services[i];
+        const WatchedPolicy& p = settings_.watched[i];
+        if (s.kind == ServiceLoad::Kind::Reset) services_quiet = false;  // unknown is not quiet
+        if (s.kind != ServiceLoad::Kind::Measured) continue;
+        if (s.percent >= p.threshold_percent) services_quiet = false;
+        if (s.percent > p.threshold_percent)
+            busy += (busy.empty() ? "" : ", ") + p.name + " " + format_percent(s.percent) + " > " +
+                    format_percent(p.threshold_percent);
+    }
+    if (!busy.empty()) {
+        r.why += (r.pressure ? "; watched " : "watched ") + busy;
+        r.pressure = true;
+    }
+    r.quiet = !r.pressure && services_quiet && sys <= settings_.resume_percent;
+    if (!r.pressure && !r.quiet)
+        r.why = sys > settings_.resume_percent
+                    ? "system CPU " + format_percent(sys) + " above resume " + format_percent(settings_.resume_percent)
+                    : "a watched service is at its threshold or was restarted";
+    return r;
+}
+
+std::optional<std::string> stale_claim(const MinerState& miner, const ClaimView& claim)
+{
+    if (!claim.held) return std::nullopt;
+    if (!miner.present) return "the miner's cgroup is gone";
+    if (!claim.identity.empty() && claim.identity != miner.identity)
+        return "the miner was recreated (claim names " + claim.identity + ", the miner is now " + miner.identity + ")";
+    if (!miner.freeze_requested) return "someone else thawed the miner";
+    return std::nullopt;
+}
+
+void Controller::track(const Window& w, const Reading& r)
+{
+    if (!w.valid()) {
+        // A dropped window gives neither pressure nor idle credit; a suspend also restarts the
+        // grace period, since the load before the sleep says nothing about the load after it.
+        pressure_windows_ = 0;
+        if (w.kind == WindowKind::Suspended) quiet_ = Duration{};
+        return;
+    }
+    pressure_windows_ = r.pressure ? pressure_windows_ + 1 : 0;
+    quiet_ = r.quiet ? quiet_ + w.length : Duration{};
+}
+
+void Controller::set_notice(Decision& d, std::string notice)
+{
+    if (notice == notice_) return;
+    notice_ = std::move(notice);
+    if (!notice_.empty()) d.notice = notice_;
+}
+
+void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
+{
+    if (!r.pressure || pressure_windows_ < settings_.debounce_windows()) {
+        if (!r.pressure) set_notice(d, "");
+        return;
+    }
+    if (!miner.running()) {
+        set_notice(d, "pressure (" + r.why + ") but the miner is not running: " + miner.not_running_reason);
+        return;
+    }
+    if (miner.freeze_requested) {
+        set_notice(d, "pressure (" + r.why + ") but the miner is already frozen by someone else; leaving it alone");
+        return;
+    }
+    set_notice(d, "");
+    // Back-off: a freeze soon after a thaw means the load comes in spikes; wait longer next time.
+    if (last_thaw_ && now - *last_thaw_ < settings_.grace_period_max)
+        grace_ = std::min(grace_ * 2, settings_.grace_period_max);
+    else
+        grace_ = settings_.grace_period;
+    d.action = Action::Freeze;
+    d.reason = r.why;
+}
+
+void Controller::decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
+{
+    std::string why;
+    if (miner.stopping)
+        why = "the miner is stopping: thawing so it can handle SIGTERM";
+    else if (!miner.populated)
+        why = "the miner has no processes left: thawing its empty cgroup";
+    else if (quiet_ >= grace_)
+        why = "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) + " (system CPU " +
+              r.why + ")";
+    if (why.empty()) return;
+    d.action = Action::Thaw;
+    d.reason = std::move(why);
+    last_thaw_ = now;
+    quiet_ = Duration{};
+}
+
+Decision Controller::step(const Window& window, const MinerState& miner, const ClaimView& claim, Duration now)
+{
+    Decision d;
+    Reading r = window.valid() ? read(window) : Reading{};
+    if (window.valid() && r.quiet)
+        r.why = format_percent(window.system_percent) + " <= resume " + format_percent(settings_.resume_percent);
+    track(window, r);
+
+    bool owned = claim.held;
+    if (auto stale = stale_claim(miner, claim)) {
+        d.drop_claim = true;
+        d.drop_reason = std::move(*stale);
+        owned = false;
+    }
+    if (owned)
+        decide_owned(d, r, miner, now);
+    else
+        decide_unowned(d, r, miner, now);
+    return d;
+}
+
+}  // namespace xap

@@ -1,0 +1,87 @@
+// Controller: the pause/resume state machine. Pure: it takes a measured window, the miner as
+// read this tick and the claim on disk, and returns what to do and why. The caller acts and logs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/sample.hpp"
+#include "policy/signal_meter.hpp"
+
+namespace xap {
+
+struct WatchedPolicy {
+    std::string name;          // for reasons: the unit name or cgroup path
+    double threshold_percent;  // of total capacity
+};
+
+struct PolicySettings {
+    Duration poll_interval = std::chrono::milliseconds(200);
+    Duration grace_period = std::chrono::seconds(15);
+    // Resume back-off: each freeze that follows a thaw within grace_period_max doubles the grace
+    // period, up to this cap, which bounds freeze/thaw cycles under periodic spikes.
+    Duration grace_period_max = std::chrono::seconds(120);
+    // Pressure must be seen over this much time (whole windows, rounded up) before a freeze.
+    Duration stop_debounce = std::chrono::milliseconds(400);
+    double stop_percent = 15.0;
+    double resume_percent = 5.0;
+    std::vector<WatchedPolicy> watched;
+
+    [[nodiscard]] unsigned debounce_windows() const;
+};
+
+// What the state directory says: whether we hold a claim, and on which miner identity.
+struct ClaimView {
+    bool held = false;
+    std::string identity;  // empty when the claim file could not be parsed
+};
+
+// Why a claim no longer makes a freeze ours, or nullopt while it does: the miner it names still
+// exists, is the same instance, and still has the freeze we asked for.
+std::optional<std::string> stale_claim(const MinerState& miner, const ClaimView& claim);
+
+enum class Action { None, Freeze, Thaw };
+
+struct Decision {
+    bool drop_claim = false;  // the claim is stale: delete it, touch nothing
+    std::string drop_reason;
+    Action action = Action::None;
+    std::string reason;                 // for Freeze/Thaw: the signal, its value and the threshold
+    std::optional<std::string> notice;  // a change in why nothing can be done (logged once)
+};
+
+class Controller {
+public:
+    explicit Controller(PolicySettings settings);
+
+    Decision step(const Window& window, const MinerState& miner, const ClaimView& claim, Duration now);
+
+    [[nodiscard]] const PolicySettings& settings() const { return settings_; }
+    [[nodiscard]] Duration current_grace() const { return grace_; }
+    [[nodiscard]] Duration quiet_for() const { return quiet_; }
+
+private:
+    struct Reading {
+        bool pressure = false;
+        bool quiet = false;
+        std::string why;  // the numbers behind pressure, or behind not being quiet
+    };
+
+    [[nodiscard]] Reading read(const Window& window) const;
+    void track(const Window& window, const Reading& r);
+    void decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
+    void decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
+    void set_notice(Decision& d, std::string notice);
+
+    PolicySettings settings_;
+    unsigned pressure_windows_ = 0;
+    Duration quiet_{};
+    Duration grace_;
+    std::optional<Duration> last_thaw_;
+    std::string notice_;
+};
+
+std::string format_percent(double value);
+
+}  // namespace xap

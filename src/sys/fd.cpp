@@ -1,0 +1,68 @@
+#include "sys/fd.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace xap {
+
+void UniqueFd::reset(int fd)
+{
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+Error os_error(int err, std::string_view action, std::string_view path)
+{
+    return Error{err, std::string(action) + " " + std::string(path) + ": " + std::strerror(err)};
+}
+
+Result<UniqueFd> open_at(int dirfd, const std::string& relpath, int flags, std::string_view display_path)
+{
+    const int fd = ::openat(dirfd, relpath.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) return os_error(errno, "cannot open", display_path);
+    return UniqueFd(fd);
+}
+
+namespace {
+
+// Reads from offset 0 to EOF into buf, growing it as needed.
+Status pread_all(int fd, std::string& buf, std::string_view path)
+{
+    if (buf.size() < 4096) buf.resize(4096);
+    std::size_t used = 0;
+    for (;;) {
+        if (used == buf.size()) buf.resize(buf.size() * 2);
+        const ssize_t n = ::pread(fd, buf.data() + used, buf.size() - used, static_cast<off_t>(used));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return os_error(errno, "cannot read", path);
+        }
+        if (n == 0) break;
+        used += static_cast<std::size_t>(n);
+    }
+    buf.resize(used);
+    return Ok{};
+}
+
+}  // namespace
+
+Result<std::string_view> KernelFile::read()
+{
+    if (!fd_) return Error{EBADF, path_ + ": not open"};
+    buf_.resize(buf_.capacity());
+    if (auto s = pread_all(fd_.get(), buf_, path_); !s) return s.error();
+    return std::string_view(buf_);
+}
+
+Result<std::string> read_file_at(int dirfd, const std::string& relpath, std::string_view display_path)
+{
+    auto fd = open_at(dirfd, relpath, O_RDONLY, display_path);
+    if (!fd) return fd.error();
+    std::string buf;
+    if (auto s = pread_all(fd->get(), buf, display_path); !s) return s.error();
+    return buf;
+}
+
+}  // namespace xap

@@ -1,0 +1,283 @@
+// The daemon against real cgroups and real load: a nice-19 miner stand-in in a scratch cgroup,
+// real busy loops outside it, the daemon as a subprocess, everything observed through the kernel.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "real_cgroup.hpp"
+#include "support/catch.hpp"
+#include "temp_tree.hpp"
+
+using namespace xap::test;
+
+namespace {
+
+constexpr auto kPoll = 200ms;
+constexpr auto kGrace = 1500ms;
+
+std::string seconds(std::chrono::milliseconds d) { return std::to_string(static_cast<double>(d.count()) / 1000.0); }
+
+// One scratch cgroup tree with a miner running in it, and a place for the daemon's files.
+struct Bench {
+    ScratchCgroup cg;
+    TempTree tmp;
+    std::unique_ptr<Process> miner;
+
+    explicit Bench(int miner_nice = 19)
+    {
+        cg.make("miner");
+        cg.make("fg");
+        cg.make("game");
+        tmp.mkdir("state");
+        miner = std::make_unique<Process>(
+            std::vector<std::string>{XAP_MINER_STANDIN, "--threads", "2", "--scratchpad-kib", "2048", "--nice",
+                                     std::to_string(miner_nice), "--report-interval", "1"},
+            cg.abs("miner") + "/cgroup.procs", tmp.path("miner.log"));
+        REQUIRE(wait_until([&] { return cg.read("miner", "cgroup.events").find("populated 1") != std::string::npos; },
+                           5s));
+    }
+
+    std::string config(const std::string& watched_json = "{}") const
+    {
+        const std::string path = tmp.path("config.json");
+        std::ofstream(path) << R"({"poll_interval": ")" << kPoll.count() << R"(ms", "stop_debounce": ")"
+                            << (2 * kPoll).count() << R"(ms", "grace_period": )" << seconds(kGrace)
+                            << R"(, "grace_period_max": )" << seconds(kGrace) << R"(, "miner": ")"
+                            << cg.config_path("miner") << R"(", "watched": )" << watched_json << "}";
+        return path;
+    }
+
+    std::unique_ptr<Process> daemon(const std::string& config_path, std::vector<std::string> extra = {}) const
+    {
+        std::vector<std::string> argv = {XAP_DAEMON, "--config", config_path, "--state-dir", tmp.path("state"),
+                                         "--log-level", "debug"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        const std::size_t started = count("watching with ");
+        auto p = std::make_unique<Process>(argv, "", tmp.path("daemon.log"));
+        // Started once it has measured its first window (logged each tick at debug level).
+        REQUIRE(wait_until([&] { return count("watching with ") > started; }, 10s));
+        ticks(1);
+        return p;
+    }
+
+    std::unique_ptr<Process> load(const std::string& child, std::vector<std::string> args) const
+    {
+        std::vector<std::string> argv = {XAP_CPU_LOAD};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return std::make_unique<Process>(argv, cg.abs(child) + "/cgroup.procs", tmp.path("load.log"));
+    }
+
+    [[nodiscard]] std::string log() const { return read_text(tmp.path("daemon.log")); }
+    [[nodiscard]] bool claim_exists() const { return file_exists(tmp.path("state/claim.json")); }
+    [[nodiscard]] bool frozen() const { return cg.frozen("miner"); }
+    [[nodiscard]] std::size_t count(const std::string& needle) const
+    {
+        const std::string l = log();
+        std::size_t n = 0;
+        for (auto at = l.find(needle); at != std::string::npos; at = l.find(needle, at + 1)) ++n;
+        return n;
+    }
+    // Waits for `n` more ticks to be logged: time measured in the daemon's own windows.
+    void ticks(std::size_t n) const
+    {
+        const std::size_t start = count("window ");
+        REQUIRE(wait_until([&] { return count("window ") >= start + n; }, 30s));
+    }
+};
+
+std::chrono::milliseconds since(SteadyClock::time_point t)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t);
+}
+
+}  // namespace
+
+TEST_CASE("system load outside the miner freezes it within 3 poll intervals; quiet thaws it after the grace period",
+          "[real-cgroup]")
+{
+    Bench b;
+    auto d = b.daemon(b.config());
+    b.ticks(3);
+    REQUIRE_FALSE(b.frozen());
+
+    const auto onset = SteadyClock::now();
+    auto fg = b.load("fg", {"--threads", "1"});
+    REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    const auto reaction = since(onset);
+    std::printf("reaction: frozen %lld ms after load onset (poll %lld ms)\n", static_cast<long long>(reaction.count()),
+                static_cast<long long>(kPoll.count()));
+    // 3 windows, plus scheduling slack on a shared 2-CPU machine.
+    CHECK(reaction <= 3 * kPoll + 300ms);
+    CHECK(b.claim_exists());
+    CHECK(b.log().find("freezing " + b.cg.abs("miner") + ": system CPU") != std::string::npos);
+
+    fg->signal(SIGKILL);
+    fg->wait();
+    const auto quiet = SteadyClock::now();
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 15s));
+    const auto thaw = since(quiet);
+    std::printf("thaw: %lld ms after the load ended (grace %lld ms)\n", static_cast<long long>(thaw.count()),
+                static_cast<long long>(kGrace.count()));
+    CHECK(thaw >= kGrace);
+    CHECK(b.log().find("thawing " + b.cg.abs("miner") + ": quiet for") != std::string::npos);
+    CHECK_FALSE(b.claim_exists());
+
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+}
+
+TEST_CASE("a watched cgroup's light load, below the system threshold, freezes the miner", "[real-cgroup]")
+{
+    Bench b;
+    auto d = b.daemon(b.config("{\"" + b.cg.config_path("game") + "\": 2}"));
+    b.ticks(3);
+    // 12% of one core: 6% of a 2-CPU machine, far below the 15% system stop threshold.
+    auto game = b.load("game", {"--duty", "12", "--period-ms", "10"});
+    REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    CHECK(b.log().find("freezing " + b.cg.abs("miner") + ": watched " + b.cg.config_path("game")) !=
+          std::string::npos);
+    CHECK(b.log().find("system CPU") == std::string::npos);  // the service signal alone did it
+    game->signal(SIGKILL);
+    game->wait();
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 15s));
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+}
+
+TEST_CASE("SIGTERM while frozen thaws the miner and exits 0", "[real-cgroup]")
+{
+    Bench b;
+    auto d = b.daemon(b.config());
+    auto fg = b.load("fg", {"--threads", "1"});
+    REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+    CHECK_FALSE(b.frozen());
+    CHECK(b.cg.read("miner", "cgroup.freeze") == "0\n");
+    CHECK_FALSE(b.claim_exists());
+    CHECK(b.log().find("exiting: thawed") != std::string::npos);
+}
+
+TEST_CASE("SIGKILL while frozen: the restarted daemon recovers its claim and thaws once idle", "[real-cgroup]")
+{
+    Bench b;
+    const std::string config = b.config();
+    {
+        auto d = b.daemon(config);
+        auto fg = b.load("fg", {"--threads", "1"});
+        REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+        d->signal(SIGKILL);
+        CHECK(d->wait() == 128 + SIGKILL);
+    }
+    // The load is gone (its Process was destroyed) and the dead daemon left its freeze and claim.
+    CHECK(b.frozen());
+    CHECK(b.claim_exists());
+    auto d = b.daemon(config);
+    CHECK(b.log().find("found our claim from a previous run") != std::string::npos);
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 15s));
+    CHECK_FALSE(b.claim_exists());
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+}
+
+TEST_CASE("`release` (the unit's ExecStopPost= safety net) thaws the freeze a killed daemon left", "[real-cgroup]")
+{
+    Bench b;
+    const std::string config = b.config();
+    {
+        auto d = b.daemon(config);
+        auto fg = b.load("fg", {"--threads", "1"});
+        REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+        d->signal(SIGKILL);
+        d->wait();
+    }
+    REQUIRE(b.frozen());
+    Process release({XAP_DAEMON, "--config", config, "--state-dir", b.tmp.path("state"), "release"}, "",
+                    b.tmp.path("release.log"));
+    CHECK(release.wait() == 0);
+    CHECK_FALSE(b.frozen());
+    CHECK_FALSE(b.claim_exists());
+}
+
+TEST_CASE("a miner frozen by someone else is never claimed and stays frozen after the daemon exits", "[real-cgroup]")
+{
+    Bench b;
+    b.cg.write("miner", "cgroup.freeze", "1");
+    REQUIRE(wait_until([&] { return b.frozen(); }, 5s));
+    auto d = b.daemon(b.config());
+    auto fg = b.load("fg", {"--threads", "1"});
+    REQUIRE(wait_until([&] { return b.log().find("frozen by someone else") != std::string::npos; }, 10s));
+    b.ticks(5);
+    CHECK_FALSE(b.claim_exists());
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+    CHECK(b.frozen());
+    CHECK(b.cg.read("miner", "cgroup.freeze") == "1\n");
+}
+
+TEST_CASE("someone else thawing our freeze drops our claim; pressure freezes again", "[real-cgroup]")
+{
+    Bench b;
+    auto d = b.daemon(b.config());
+    auto fg = b.load("fg", {"--threads", "1"});
+    REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    b.cg.write("miner", "cgroup.freeze", "0");
+    REQUIRE(wait_until([&] { return b.log().find("someone else thawed the miner") != std::string::npos; }, 10s));
+    REQUIRE(wait_until([&] { return b.count("freezing ") >= 2 && b.frozen(); }, 10s));
+    CHECK(b.claim_exists());
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+    CHECK_FALSE(b.frozen());
+}
+
+TEST_CASE("the miner's own CPU never freezes it, at nice 19 or nice 0", "[real-cgroup]")
+{
+    for (int nice : {19, 0}) {
+        CAPTURE(nice);
+        Bench b(nice);
+        auto d = b.daemon(b.config());
+        b.ticks(20);  // 4 s of a miner on every CPU
+        INFO("daemon log:\n" << b.log());
+        CHECK(b.count("freezing ") == 0);
+        CHECK_FALSE(b.frozen());
+        d->signal(SIGTERM);
+        CHECK(d->wait() == 0);
+    }
+}
+
+TEST_CASE("a watched cgroup that vanishes and comes back is re-measured without a false freeze", "[real-cgroup]")
+{
+    Bench b;
+    auto d = b.daemon(b.config("{\"" + b.cg.config_path("game") + "\": 2}"));
+    {
+        auto game = b.load("game", {"--duty", "1"});
+        b.ticks(3);
+    }
+    b.cg.remove("game");
+    b.ticks(3);
+    b.cg.make("game");
+    // A recreated cgroup with a busy history would look like a huge delta: it must read as a restart.
+    auto burst = b.load("game", {"--duty", "100", "--duration", "0.3"});
+    burst->wait();
+    b.ticks(3);
+    CHECK(b.count("freezing ") <= 1);  // the 0.3 s burst itself may legitimately count once
+    CHECK(b.log().find("error") == std::string::npos);
+    auto game = b.load("game", {"--duty", "12"});
+    REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+}
+
+TEST_CASE("a miner cgroup removed while frozen: the claim is dropped, the daemon keeps running", "[real-cgroup]")
+{
+    Bench b;
+    auto d = b.daemon(b.config());
+    auto fg = b.load("fg", {"--threads", "1"});
+    REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    b.cg.remove("miner");
+    REQUIRE(wait_until([&] { return b.log().find("the miner's cgroup is gone") != std::string::npos; }, 10s));
+    CHECK_FALSE(b.claim_exists());
+    REQUIRE(wait_until([&] { return b.log().find("the miner is not running") != std::string::npos; }, 10s));
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+}
