@@ -1,6 +1,5 @@
-// Argument parsing and exit codes; everything else lives in app/.
+// Argument parsing and exit codes; the commands live in app/.
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -8,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/commands.hpp"
 #include "app/daemon.hpp"
 #include "app/logging.hpp"
 #include "config/config.hpp"
@@ -28,16 +28,25 @@ Freezes a CPU miner's cgroup (cgroup v2 cgroup.freeze) while foreground work nee
 and thaws it once the machine has been quiet for a grace period.
 
 Commands:
-  run             run the daemon (the default)
-  check-config    validate the configuration, print the effective settings, and exit
-  release         thaw the miner if the state directory holds this daemon's valid claim on it,
-                  then delete the claim (for ExecStopPost=; never thaws a foreign freeze)
+  run [--record FILE]     run the daemon (the default); --record appends every tick's raw
+                          samples and decisions to FILE as JSON lines
+  check-config            validate the configuration, print the effective settings, and exit
+  status [--json]         what the daemon is doing and why, from its state directory
+  pause [--for DURATION]  freeze the miner now, whatever the load (until `auto` or DURATION)
+  resume [--for DURATION] keep the miner running, whatever the load
+  auto                    clear a manual pause or resume
+  record [--output FILE] [--duration DURATION]
+                          sample like the daemon, without acting, as JSON lines (default stdout)
+  replay FILE             run the policy over a recording with this configuration; print each
+                          decision and a summary (freezes, thaws, time frozen, transitions/hour)
+  release                 thaw the miner if the state directory holds this daemon's valid claim on
+                          it, then delete the claim (for ExecStopPost=; never thaws a foreign freeze)
 
 Options:
   -c, --config PATH     JSON configuration (default /etc/xmrig-auto-pause/config.json;
                         built-in defaults when that default file does not exist)
       --check-config    same as the check-config command
-      --state-dir DIR   where the freeze claim is kept
+      --state-dir DIR   where the claim, the override and the status are kept
                         (default $STATE_DIRECTORY, else /var/lib/xmrig-auto-pause)
       --cgroup-root DIR use this cgroup v2 directory instead of the mount found in mountinfo
       --proc-root DIR   read /proc from DIR (tests)
@@ -45,6 +54,7 @@ Options:
   -h, --help            this text
       --version         the version
 
+Durations: "90s", "30min", "2h", or seconds.
 Exit status: 0 success, 64 usage error, 78 bad configuration, 1 other failures.
 See xmrig-auto-pause(8) and xmrig-auto-pause.json(5).
 )";
@@ -55,6 +65,11 @@ struct Args {
     bool config_given = false;
     std::optional<std::string> log_level;
     xap::Paths paths;
+    xap::RunOptions run;
+    std::optional<xap::Duration> for_;
+    std::optional<xap::Duration> duration;
+    std::string replay_file;
+    bool json = false;
 };
 
 std::string default_state_dir()
@@ -67,6 +82,19 @@ std::string default_state_dir()
     return xap::kDefaultStateDir;
 }
 
+bool is_command(const std::string& s)
+{
+    for (const char* c : {"run", "check-config", "status", "pause", "resume", "auto", "record", "replay", "release"})
+        if (s == c) return true;
+    return false;
+}
+
+int usage_error(const std::string& what)
+{
+    std::cerr << "xmrig-auto-pause: " << what << " (see --help)\n";
+    return kExitUsage;
+}
+
 // Returns an exit code when parsing ends the program (help, version, usage error).
 std::optional<int> parse_args(int argc, char** argv, Args& a)
 {
@@ -75,54 +103,74 @@ std::optional<int> parse_args(int argc, char** argv, Args& a)
     bool command_seen = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& s = args[i];
-        auto value = [&](std::string& out) {
-            if (i + 1 >= args.size()) {
-                std::cerr << "xmrig-auto-pause: " << s << " needs a value\n";
-                return false;
-            }
-            out = args[++i];
+        std::string v;
+        auto value = [&]() {
+            if (i + 1 >= args.size()) return false;
+            v = args[++i];
             return true;
         };
-        std::string level;
+        auto duration = [&](std::optional<xap::Duration>& out) {
+            if (!value()) return false;
+            auto d = xap::parse_duration(v);
+            if (!d) return false;
+            out = *d;
+            return true;
+        };
         if (s == "-h" || s == "--help") {
             std::cout << kUsage;
             return 0;
-        } else if (s == "--version") {
+        }
+        if (s == "--version") {
             std::cout << "xmrig-auto-pause " << XAP_VERSION << "\n";
             return 0;
-        } else if (s == "-c" || s == "--config") {
-            if (!value(a.config)) return kExitUsage;
-            a.config_given = true;
-        } else if (s == "--check-config") {
-            a.command = "check-config";
-        } else if (s == "--state-dir") {
-            if (!value(a.paths.state_dir)) return kExitUsage;
-        } else if (s == "--cgroup-root") {
-            if (!value(a.paths.cgroup_root)) return kExitUsage;
-        } else if (s == "--proc-root") {
-            if (!value(a.paths.proc_root)) return kExitUsage;
-        } else if (s == "--log-level") {
-            if (!value(level)) return kExitUsage;
-            a.log_level = level;
-        } else if (!s.starts_with("-") && !command_seen &&
-                   (s == "run" || s == "check-config" || s == "release")) {
+        }
+        bool ok = true;
+        if (s == "-c" || s == "--config") ok = value() && (a.config = v, a.config_given = true);
+        else if (s == "--check-config") a.command = "check-config";
+        else if (s == "--state-dir") ok = value() && (a.paths.state_dir = v, true);
+        else if (s == "--cgroup-root") ok = value() && (a.paths.cgroup_root = v, true);
+        else if (s == "--proc-root") ok = value() && (a.paths.proc_root = v, true);
+        else if (s == "--log-level") ok = value() && (a.log_level = v, true);
+        else if (s == "--record" || s == "--output") ok = value() && (a.run.record_path = v, true);
+        else if (s == "--for") ok = duration(a.for_);
+        else if (s == "--duration") ok = duration(a.duration);
+        else if (s == "--json") a.json = true;
+        else if (!s.starts_with("-") && !command_seen && is_command(s)) {
             a.command = s;
             command_seen = true;
+        } else if (!s.starts_with("-") && a.command == "replay" && a.replay_file.empty()) {
+            a.replay_file = s;
         } else {
-            std::cerr << "xmrig-auto-pause: unknown argument \"" << s << "\" (see --help)\n";
-            return kExitUsage;
+            return usage_error("unknown argument \"" + s + "\"");
         }
+        if (!ok) return usage_error(s + " needs a value" + (s == "--for" || s == "--duration" ? " (a duration)" : ""));
     }
+    if (a.command == "replay" && a.replay_file.empty()) return usage_error("replay needs a recording FILE");
+    if (a.for_ && a.command != "pause" && a.command != "resume") return usage_error("--for goes with pause or resume");
+    if (a.command == "record" && a.run.record_path.empty()) a.run.record_path = "-";
+    a.run.observe_only = a.command == "record";
+    if (a.duration) a.run.duration = *a.duration;
     return std::nullopt;
+}
+
+int run_daemon(const Args& a, const xap::Config& config)
+{
+    xap::Daemon daemon(config, a.paths, a.run);
+    if (auto s = daemon.start(); !s) {
+        spdlog::critical("cannot start: {}", s.error().message);
+        return kExitRuntime;
+    }
+    return daemon.run();
 }
 
 int run_command(const Args& a, const xap::Config& config)
 {
     if (a.command == "check-config") {
-        std::cout << (a.config_given ? a.config : std::string(a.config) + " (or built-in defaults)")
-                  << ": OK\n" << xap::describe(config) << "\n";
+        std::cout << (a.config_given ? a.config : a.config + " (or built-in defaults)") << ": OK\n"
+                  << xap::describe(config) << "\n";
         return 0;
     }
+    if (a.command == "replay") return xap::replay_command(config, a.replay_file);
     if (a.command == "release") {
         auto what = xap::release_claim(config, a.paths);
         if (!what) {
@@ -132,12 +180,7 @@ int run_command(const Args& a, const xap::Config& config)
         spdlog::info("release: {}", *what);
         return 0;
     }
-    xap::Daemon daemon(config, a.paths);
-    if (auto s = daemon.start(); !s) {
-        spdlog::critical("cannot start: {}", s.error().message);
-        return kExitRuntime;
-    }
-    return daemon.run();
+    return run_daemon(a, config);
 }
 
 }  // namespace
@@ -147,6 +190,11 @@ int main(int argc, char** argv)
     Args a;
     if (auto rc = parse_args(argc, argv, a)) return *rc;
     xap::setup_logging(a.log_level.value_or("info"));
+    // These need neither the configuration nor the kernel: only the state directory.
+    if (a.command == "status") return xap::status_command(a.paths, a.json);
+    if (a.command == "pause") return xap::override_command(a.paths, xap::Manual::Pause, a.for_);
+    if (a.command == "resume") return xap::override_command(a.paths, xap::Manual::Resume, a.for_);
+    if (a.command == "auto") return xap::override_command(a.paths, xap::Manual::Auto, std::nullopt);
     try {
         auto cpus = xap::online_cpus(a.paths.proc_root);
         if (!cpus) {

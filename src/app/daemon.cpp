@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -61,17 +62,27 @@ Result<std::string> release_claim(const Config& config, const Paths& paths)
     if (!ownership.held()) return std::string("no claim in " + paths.state_dir + "; nothing to release");
     auto fs = open_hierarchy(paths);
     if (!fs) return fs.error();
-    auto miner = default_cgroup_path(config.miner);
-    if (!miner) return miner.error();
-    Cgroup cg(*fs, *miner);
+    // The claim names the cgroup that was frozen; that, not today's idea of the unit, is the one
+    // to release. Its identity check still refuses a namesake created since.
+    std::string rel;
+    const std::string prefix = (*fs)->mount_point() + "/";
+    if (ownership.claim() && ownership.claim()->miner.starts_with(prefix))
+        rel = ownership.claim()->miner.substr(prefix.size());
+    else if (auto miner = default_cgroup_path(config.miner))
+        rel = *miner;
+    else
+        return miner.error();
+    Cgroup cg(*fs, rel);
     return ownership.release(cg);
 }
 
-Daemon::Daemon(Config config, Paths paths)
+Daemon::Daemon(Config config, Paths paths, RunOptions options)
     : config_(std::move(config)),
       paths_(std::move(paths)),
+      options_(std::move(options)),
       controller_(config_.policy()),
-      ownership_(ClaimStore(paths_.state_dir))
+      ownership_(ClaimStore(paths_.state_dir)),
+      overrides_(paths_.state_dir)
 {
 }
 
@@ -100,13 +111,26 @@ Status Daemon::start()
     meter_ = std::make_unique<SignalMeter>(watched.size(), static_cast<unsigned>(::sysconf(_SC_CLK_TCK)));
     service_problems_.assign(watched.size(), "");
 
-    // A miner whose freeze file we cannot write would make the whole daemon a no-op.
-    const std::string freeze = fs_->display(miner_path_ + "/cgroup.freeze");
-    if (::faccessat(fs_->dirfd(), (miner_path_ + "/cgroup.freeze").c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT)
-        return os_error(errno, "self-test: cannot write", freeze + " (is the cgroup tree mounted read-only, as "
-                                                                   "ProtectControlGroups= does, or does this user "
-                                                                   "lack write access to it?)");
+    auto loop = EventLoop::create();
+    if (!loop) return loop.error();
+    loop_ = std::move(loop).value();
+    if (auto s = loop_->exit_on_termination_signals(); !s) return s;
+    connect_systemd();
+    std::vector<std::string> names;  // as the config writes them, for the recording and the status
+    for (const auto& w : config_.watched) names.push_back(w.target.display());
+    if (!options_.record_path.empty()) {
+        RecordingHeader header{static_cast<unsigned>(::sysconf(_SC_CLK_TCK)), names};
+        auto rec = Recorder::open(options_.record_path, header);
+        if (!rec) return rec.error();
+        recorder_ = std::move(rec).value();
+    }
+    const auto interval = std::chrono::duration_cast<std::chrono::microseconds>(config_.poll_interval);
+    if (options_.duration > Duration{})
+        if (auto s = loop_->exit_after(std::chrono::duration_cast<std::chrono::microseconds>(options_.duration)); !s)
+            return s;
+    if (options_.observe_only) return loop_->every(interval, [this] { tick(); });
 
+    if (auto s = self_test(); !s) return s;
     if (auto s = ensure_directory(paths_.state_dir); !s)
         return Error{s.error().errno_value, "state directory: " + s.error().message};
     if (auto s = ownership_.load(); !s)
@@ -114,18 +138,133 @@ Status Daemon::start()
     else if (ownership_.claim())
         spdlog::info("found our claim from a previous run: {} frozen as {} since {}", ownership_.claim()->miner,
                      ownership_.claim()->identity, ownership_.claim()->since_unix);
-
-    auto loop = EventLoop::create();
-    if (!loop) return loop.error();
-    loop_ = std::move(loop).value();
-    if (auto s = loop_->exit_on_termination_signals(); !s) return s;
+    status_ = std::make_unique<StatusKeeper>(paths_.state_dir, config_.metrics_file, sampler_->miner().display(),
+                                             names);
+    load_override();
+    // A person's `pause`/`resume` takes effect at once, not a poll later.
+    if (auto s = loop_->watch_directory(paths_.state_dir,
+                                        [this](const std::string& name) {
+                                            if (name != OverrideStore::kFileName) return;
+                                            load_override();
+                                            tick(false);
+                                        });
+        !s)
+        return s;
     if (auto s = loop_->enable_watchdog(); !s) return s;
-    const auto interval = std::chrono::duration_cast<std::chrono::microseconds>(config_.poll_interval);
     if (auto s = loop_->every(interval, [this] { tick(); }); !s) return s;
 
     spdlog::info("watching with {} (cgroup v2 at {}, state in {})", describe(config_), fs_->mount_point(),
                  paths_.state_dir);
     return Ok{};
+}
+
+// A daemon that cannot write the miner's cgroup.freeze would run without effect: say why instead.
+Status Daemon::self_test() const
+{
+    const std::string& mount = fs_->mount_point();
+    if (fs_->view_root() != "/")
+        return Error{0, "self-test: " + mount + " shows only " + fs_->view_root() +
+                            " of the cgroup hierarchy (a private cgroup namespace, e.g. PrivateCgroup or a "
+                            "container): the miner's cgroup is not visible from here"};
+    struct statvfs sv {};
+    if (::statvfs(mount.c_str(), &sv) == 0 && (sv.f_flag & ST_RDONLY))
+        return Error{EROFS, "self-test: " + mount +
+                                " is mounted read-only, so cgroup.freeze cannot be written (ProtectControlGroups=yes "
+                                "in the unit does this; it must stay off for this daemon)"};
+    // The miner's own freeze file when it exists, else the root's cgroup.procs: writable to root only.
+    Cgroup& miner = sampler_->miner();
+    std::string rel = miner.rel_path().empty() ? "" : miner.rel_path() + "/cgroup.freeze";
+    if (rel.empty() || ::faccessat(fs_->dirfd(), rel.c_str(), F_OK, 0) != 0) rel = "cgroup.procs";
+    if (::faccessat(fs_->dirfd(), rel.c_str(), W_OK, AT_EACCESS) != 0)
+        return os_error(errno, "self-test: cannot write",
+                        fs_->display(rel) + " (running as uid " + std::to_string(::geteuid()) +
+                            ": DynamicUser= or User= in the unit take away write access to the cgroup tree; "
+                            "the daemon must run as root)");
+    return Ok{};
+}
+
+void Daemon::connect_systemd()
+{
+    bool any_unit = config_.miner.is_unit();
+    for (const auto& w : config_.watched) any_unit = any_unit || w.target.is_unit();
+    if (!any_unit) return;
+    // A unit that changes state is acted on at once (a stopping miner is thawed in this tick, not the
+    // next); exceptions must not cross sd-bus's C frames.
+    auto units = SystemdUnits::connect(loop_->get(), [this](const std::string&) {
+        try {
+            tick(false);
+        } catch (const std::exception& e) {
+            spdlog::critical("fatal: {}", e.what());
+            loop_->exit(1);
+        }
+    });
+    if (!units) {
+        spdlog::info("systemd is not reachable ({}): unit names map to their default cgroups (system.slice/NAME)",
+                     units.error().message);
+        return;
+    }
+    systemd_ = std::move(units).value();
+    auto watch = [this](const Target& t) {
+        if (!t.is_unit()) return;
+        if (auto s = systemd_->watch(t.name); !s) spdlog::error("systemd: {}", s.error().message);
+    };
+    watch(config_.miner);
+    for (const auto& w : config_.watched) watch(w.target);
+    follow_units();
+}
+
+// Points each unit target at the cgroup systemd reports for it now, and reports a unit that does
+// not exist once (a configuration problem; the other signals keep working).
+void Daemon::follow_units()
+{
+    if (!systemd_) return;
+    auto follow = [this](const Target& t, Cgroup& cg, const char* role) {
+        if (!t.is_unit()) return;
+        const UnitInfo& info = systemd_->info(t.name);
+        cg.set_path(unit_cgroup_path(info));
+        const bool exists = info.exists();
+        auto [it, first] = unit_exists_.try_emplace(t.name, exists);
+        if ((first || it->second != exists) && !exists)
+            spdlog::error("configuration problem: the {} unit {} does not exist (LoadState={})", role, t.name,
+                          info.load_state.empty() ? "unknown" : info.load_state);
+        else if (!first && it->second != exists)
+            spdlog::info("the {} unit {} exists now", role, t.name);
+        it->second = exists;
+    };
+    follow(config_.miner, sampler_->miner(), "miner");
+    for (std::size_t i = 0; i < config_.watched.size(); ++i)
+        follow(config_.watched[i].target, sampler_->watched(i), "watched");
+}
+
+void Daemon::overlay_unit_state(MinerState& miner) const
+{
+    if (systemd_ && config_.miner.is_unit()) apply_unit_state(miner, config_.miner.name, systemd_->info(config_.miner.name));
+}
+
+void Daemon::load_override()
+{
+    auto o = overrides_.load();
+    if (!o) {
+        spdlog::error("ignoring the manual override: {}", o.error().message);
+        override_ = Override{};
+        return;
+    }
+    if (o->mode != override_.mode || o->until_unix != override_.until_unix)
+        spdlog::info("manual override: {}{}", to_string(o->mode),
+                     o->until_unix ? " until " + std::to_string(*o->until_unix) + " (Unix time)" : std::string());
+    override_ = *o;
+}
+
+// The override in force now; an expired one is cleared from disk so that it stays expired.
+Manual Daemon::manual_mode(std::int64_t now_unix)
+{
+    const Manual m = active_mode(override_, now_unix);
+    if (m == Manual::Auto && override_.mode != Manual::Auto) {
+        spdlog::info("manual {} expired; back to automatic", to_string(override_.mode));
+        if (auto s = overrides_.clear(); !s) spdlog::warn("{}", s.error().message);
+        override_ = Override{};
+    }
+    return m;
 }
 
 int Daemon::run()
@@ -134,14 +273,18 @@ int Daemon::run()
     const int rc = loop_->run();
     sd_notify(0, "STOPPING=1\nSTATUS=stopping");
     release();
+    if (status_) {
+        status_->on_state("stopped", "", std::time(nullptr));
+        status_->publish(std::time(nullptr));
+    }
     return rc < 0 ? 1 : rc;
 }
 
 void Daemon::release()
 {
-    if (released_ || !sampler_) return;
+    if (released_ || !sampler_ || options_.observe_only) return;
     released_ = true;
-    auto what = ownership_.release(sampler_->miner());
+    auto what = ownership_.release(sampler_->miner(), [this](MinerState& m) { overlay_unit_state(m); });
     if (what)
         spdlog::info("exiting: {}", *what);
     else
@@ -160,38 +303,54 @@ void Daemon::report_problem(std::string& last, const std::string& now, const cha
     last = now;
 }
 
-void Daemon::set_status(const std::string& status)
-{
-    if (status == status_) return;
-    status_ = status;
-    sd_notifyf(0, "STATUS=%s", status.c_str());
-}
 
-void Daemon::tick()
+void Daemon::tick(bool measured)
 {
     const Instant now = read_clocks();
+    const std::int64_t now_unix = std::time(nullptr);
+    follow_units();
     auto reading = sampler_->read(now);
     report_problem(tick_problem_, reading ? "" : reading.error().message, "skipping ticks");
     if (!reading) return;
     for (std::size_t i = 0; i < service_problems_.size(); ++i)
         report_problem(service_problems_[i], reading->service_problems[i],
                        ("watched " + config_.watched[i].target.display()).c_str());
-
+    overlay_unit_state(reading.value().sample.miner);
     const RawSample& sample = reading->sample;
-    const Window w = meter_->measure(sample);
+    const Duration since_last = last_tick_ ? now.monotonic - *last_tick_ : Duration{};
+    last_tick_ = now.monotonic;
+    if (options_.observe_only) {
+        if (auto s = recorder_->write({sample, measured, Manual::Auto, false, std::nullopt}); !s)
+            throw std::runtime_error(s.error().message);
+        return;
+    }
+
+    Window w;
+    w.kind = WindowKind::Unmeasured;
+    w.services.resize(config_.watched.size());
+    if (measured) w = meter_->measure(sample);
     if (w.kind == WindowKind::CounterReset || w.kind == WindowKind::Suspended)
         spdlog::info("window dropped: {}", w.dropped_because);
     else if (w.valid())
         spdlog::debug("window {:.3f} s: {}", std::chrono::duration<double>(w.length).count(), percent_list(w, config_));
 
-    const Decision d = controller_.step(w, sample.miner, ownership_.view(), now.monotonic);
+    const Manual manual = manual_mode(now_unix);
+    const ClaimView claim = ownership_.view();
+    const Decision d = controller_.step(w, sample.miner, claim, now.monotonic, manual);
+    if (recorder_)
+        if (auto s = recorder_->write({sample, measured, manual, claim.held, d}); !s)
+            spdlog::error("{}", s.error().message);
     if (d.notice) spdlog::info("{}", *d.notice);
-    act(d, sample.miner);
-    report_effective_state(sample.miner);
+    const MinerState after = act(d, sample.miner);
+    report_effective_state(after);
+    status_->set_manual(manual, override_.until_unix);
+    status_->on_decision(d, now_unix);
+    publish(w, after, since_last, now_unix);
 }
 
-void Daemon::act(const Decision& d, const MinerState& miner)
+MinerState Daemon::act(const Decision& d, const MinerState& miner)
 {
+    MinerState after = miner;
     Cgroup& cg = sampler_->miner();
     if (d.drop_claim) {
         if (auto s = ownership_.drop(); !s)
@@ -202,18 +361,22 @@ void Daemon::act(const Decision& d, const MinerState& miner)
     if (d.action == Action::Freeze) {
         if (auto s = ownership_.freeze(cg, miner, std::time(nullptr)); !s) {
             spdlog::error("freeze of {} failed: {}", cg.display(), s.error().message);
-            return;
+            return after;
         }
         spdlog::info("freezing {}: {}", cg.display(), d.reason);
-        set_status("frozen: " + d.reason);
+        after.freeze_requested = true;
+        // cgroup.events shows the effect a moment later; until then it is reported as pending.
+        if (auto ev = cg.events(); ev && *ev) after.frozen = (*ev)->frozen;
     } else if (d.action == Action::Thaw) {
         if (auto s = ownership_.thaw(cg); !s) {
             spdlog::error("thaw of {} failed, will retry: {}", cg.display(), s.error().message);
-            return;
+            return after;
         }
         spdlog::info("thawing {}: {}", cg.display(), d.reason);
-        set_status("running: " + d.reason);
+        after.freeze_requested = false;
+        after.frozen = false;
     }
+    return after;
 }
 
 // The freeze we asked for and the freeze in effect can differ: a task stuck in the kernel keeps
@@ -233,7 +396,25 @@ void Daemon::report_effective_state(const MinerState& miner)
     if (!note.empty() && note != "frozen") spdlog::info("{}", note);
     if (note == "frozen" && effective_note_.starts_with("freeze of")) spdlog::info("freeze now effective");
     effective_note_ = note;
-    if (!ownership_.held() && !note.empty()) set_status(note);
+}
+
+void Daemon::publish(const Window& w, const MinerState& miner, Duration since_last, std::int64_t now_unix)
+{
+    std::string state = "running";
+    std::string why;
+    if (ownership_.held()) {
+        state = "frozen";
+        status_->add_frozen(since_last);
+    } else if (miner.frozen_by_systemd() || miner.freeze_requested || miner.frozen) {
+        state = "frozen-by-someone-else";
+        why = effective_note_;
+    } else if (!miner.running()) {
+        state = "miner-inactive";
+        why = "the miner is not running: " + miner.not_running_reason;
+    }
+    status_->on_window(w);
+    status_->on_state(state, why, now_unix);
+    status_->publish(now_unix);
 }
 
 }  // namespace xap

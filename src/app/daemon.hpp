@@ -2,17 +2,22 @@
 // Whatever way it ends (signal, error, exception), a freeze it owns is released by ~Daemon.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "app/event_loop.hpp"
 #include "app/ownership.hpp"
+#include "app/recording.hpp"
 #include "app/sampler.hpp"
+#include "app/status.hpp"
 #include "config/config.hpp"
 #include "policy/controller.hpp"
 #include "policy/signal_meter.hpp"
+#include "state/override_store.hpp"
 #include "sys/cgroup_fs.hpp"
+#include "systemd/systemd_units.hpp"
 
 namespace xap {
 
@@ -20,6 +25,12 @@ struct Paths {
     std::string proc_root = "/proc";
     std::string cgroup_root;  // empty: find the cgroup v2 mount in <proc_root>/self/mountinfo
     std::string state_dir;    // resolved by main: --state-dir, $STATE_DIRECTORY, or the default
+};
+
+struct RunOptions {
+    std::string record_path;    // append every tick's raw sample (and decision) here; "-" is stdout
+    bool observe_only = false;  // `record`: sample and record, never decide or act
+    Duration duration{};        // stop after this long; zero: until SIGTERM/SIGINT
 };
 
 inline constexpr const char* kDefaultStateDir = "/var/lib/xmrig-auto-pause";
@@ -36,7 +47,7 @@ Result<std::string> release_claim(const Config& config, const Paths& paths);
 
 class Daemon {
 public:
-    Daemon(Config config, Paths paths);
+    Daemon(Config config, Paths paths, RunOptions options = {});
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
@@ -48,15 +59,24 @@ public:
     int run();
 
 private:
-    void tick();
-    void act(const Decision& d, const MinerState& miner);
+    Status self_test() const;
+    void connect_systemd();
+    void follow_units();
+    void overlay_unit_state(MinerState& miner) const;
+    // measured: a scheduled tick, which measures a window; event ticks only re-decide.
+    void tick(bool measured = true);
+    Manual manual_mode(std::int64_t now_unix);
+    void load_override();
+    // Returns the miner as it is after the action.
+    MinerState act(const Decision& d, const MinerState& miner);
+    void publish(const Window& w, const MinerState& miner, Duration since_last, std::int64_t now_unix);
     void report_effective_state(const MinerState& miner);
     void report_problem(std::string& last, const std::string& now, const char* what);
-    void set_status(const std::string& status);
     void release();
 
     Config config_;
     Paths paths_;
+    RunOptions options_;
     std::shared_ptr<CgroupFs> fs_;
     std::string miner_path_;
     std::unique_ptr<Sampler> sampler_;
@@ -64,8 +84,14 @@ private:
     Controller controller_;
     Ownership ownership_;
     std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<SystemdUnits> systemd_;  // null without systemd: unit names map to default paths
+    std::map<std::string, bool> unit_exists_;  // for reporting a missing unit once
 
-    std::string status_;
+    OverrideStore overrides_;
+    Override override_;
+    std::unique_ptr<StatusKeeper> status_;
+    std::unique_ptr<Recorder> recorder_;
+    std::optional<Duration> last_tick_;
     std::string tick_problem_;
     std::vector<std::string> service_problems_;
     std::string effective_note_;

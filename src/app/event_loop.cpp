@@ -69,6 +69,45 @@ Status EventLoop::exit_on_termination_signals()
     return Ok{};
 }
 
+Status EventLoop::exit_after(std::chrono::microseconds after)
+{
+    sd_event_source* s = nullptr;
+    const int r = sd_event_add_time_relative(
+        event_.get(), &s, CLOCK_MONOTONIC, static_cast<uint64_t>(after.count()), 1000,
+        [](sd_event_source*, uint64_t, void* self) {
+            static_cast<EventLoop*>(self)->exit(0);
+            return 0;
+        },
+        this);
+    if (r < 0) return sd_error(r, "cannot add the deadline timer");
+    deadline_.reset(s);
+    return Ok{};
+}
+
+int EventLoop::on_inotify(sd_event_source*, const struct inotify_event* ev, void* self)
+{
+    auto* loop = static_cast<EventLoop*>(self);
+    if (ev->len == 0) return 0;
+    try {
+        loop->on_file_(ev->name);
+    } catch (...) {
+        loop->failure_ = std::current_exception();
+        loop->exit(1);
+    }
+    return 0;
+}
+
+Status EventLoop::watch_directory(const std::string& dir, std::function<void(const std::string&)> fn)
+{
+    on_file_ = std::move(fn);
+    sd_event_source* s = nullptr;
+    const int r = sd_event_add_inotify(event_.get(), &s, dir.c_str(),
+                                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM, on_inotify, this);
+    if (r < 0) return sd_error(r, ("cannot watch " + dir).c_str());
+    inotify_.reset(s);
+    return Ok{};
+}
+
 Status EventLoop::enable_watchdog()
 {
     if (int r = sd_event_set_watchdog(event_.get(), 1); r < 0) return sd_error(r, "cannot enable the watchdog");

@@ -5,6 +5,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
+#include <sys/inotify.h>
 
 #include <systemd/sd-event.h>
 
@@ -29,6 +31,10 @@ public:
     Status every(std::chrono::microseconds interval, std::function<void()> fn);
     // Ends the loop with exit code 0 on SIGTERM or SIGINT (both blocked so they arrive as events).
     Status exit_on_termination_signals();
+    // Ends the loop with exit code 0 after this long.
+    Status exit_after(std::chrono::microseconds after);
+    // Calls fn with the file name whenever a file in dir is written, renamed into place or removed.
+    Status watch_directory(const std::string& dir, std::function<void(const std::string& name)> fn);
     // Sends WATCHDOG=1 at half of $WATCHDOG_USEC when the unit sets WatchdogSec=.
     Status enable_watchdog();
 
@@ -41,12 +47,16 @@ public:
 private:
     explicit EventLoop(sd_event* e) : event_(e) {}
     static int on_timer(sd_event_source* s, uint64_t usec, void* self);
+    static int on_inotify(sd_event_source* s, const struct inotify_event* ev, void* self);
     static int on_signal(sd_event_source* s, const struct signalfd_siginfo* si, void* self);
 
     std::unique_ptr<sd_event, SdEventUnref> event_;
     EventSourcePtr timer_;
     EventSourcePtr sigterm_;
     EventSourcePtr sigint_;
+    EventSourcePtr inotify_;
+    EventSourcePtr deadline_;
+    std::function<void(const std::string&)> on_file_;
     std::chrono::microseconds interval_{};
     std::function<void()> tick_;
     std::exception_ptr failure_;

@@ -19,7 +19,7 @@ Status Ownership::load()
 
 Status Ownership::freeze(Cgroup& miner, const MinerState& state, std::int64_t now_unix)
 {
-    Claim c{miner.display(), state.identity, now_unix};
+    Claim c{miner.display(), state.identity, state.invocation_id, now_unix};
     if (auto s = store_.save(c); !s)
         return Error{s.error().errno_value, "not freezing: cannot record the claim: " + s.error().message};
     held_ = true;
@@ -47,11 +47,12 @@ Status Ownership::drop()
     return Ok{};
 }
 
-Result<std::string> Ownership::release(Cgroup& miner)
+Result<std::string> Ownership::release(Cgroup& miner, const std::function<void(MinerState&)>& unit)
 {
     if (!held_) return std::string("no claim held; nothing to release");
     auto state = read_miner(miner);
     if (!state) return state.error();
+    if (unit) unit(state.value());
     if (auto stale = stale_claim(*state, view())) {
         if (auto s = drop(); !s) return s.error();
         return "dropped a stale claim (" + *stale + "); the miner was left as it is";

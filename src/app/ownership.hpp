@@ -3,6 +3,7 @@
 // freeze, or a freeze with a claim that the next start (or the unit's ExecStopPost=) can undo.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,10 @@ public:
     // with no identity; the returned Error says what was wrong with it.
     Status load();
 
-    [[nodiscard]] ClaimView view() const { return {held_, claim_ ? claim_->identity : std::string()}; }
+    [[nodiscard]] ClaimView view() const
+    {
+        return {held_, claim_ ? claim_->identity : std::string(), claim_ ? claim_->invocation_id : std::string()};
+    }
     [[nodiscard]] bool held() const { return held_; }
     [[nodiscard]] const std::optional<Claim>& claim() const { return claim_; }
     [[nodiscard]] const ClaimStore& store() const { return store_; }
@@ -34,7 +38,8 @@ public:
 
     // Exit path: thaw if the claim is valid for the miner as it is now, drop it if stale.
     // Returns what was done, for the log.
-    Result<std::string> release(Cgroup& miner);
+    // `unit` overlays systemd's view of the miner when known (InvocationID, FreezerState).
+    Result<std::string> release(Cgroup& miner, const std::function<void(MinerState&)>& unit = {});
 
 private:
     ClaimStore store_;

@@ -34,6 +34,7 @@ public:
     Result<Reading> read(const Instant& now);
 
     [[nodiscard]] Cgroup& miner() { return miner_; }
+    [[nodiscard]] Cgroup& watched(std::size_t i) { return watched_.at(i); }
     [[nodiscard]] std::size_t watched_count() const { return watched_.size(); }
 
 private:

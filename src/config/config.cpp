@@ -78,20 +78,13 @@ bool Parser::duration(const json& v, const std::string& path, Duration& out)
     if (v.is_number()) {
         seconds = v.get<double>();
     } else if (v.is_string()) {
-        std::string suffix;
-        if (!split_number(v.get<std::string>(), seconds, suffix)) {
-            error(path, "expected a duration like 0.2, \"200ms\", \"15s\" or \"2min\", got " + shown(v));
+        auto d = parse_duration(v.get<std::string>());
+        if (!d) {
+            error(path, d.error().message);
             return false;
         }
-        static const std::map<std::string, double> kUnits = {{"", 1},       {"ms", 1e-3}, {"s", 1},
-                                                             {"sec", 1},    {"m", 60},    {"min", 60},
-                                                             {"h", 3600}};
-        const auto unit = kUnits.find(suffix);
-        if (unit == kUnits.end()) {
-            error(path, "unknown duration unit \"" + suffix + "\" in " + shown(v) + " (use ms, s, min or h)");
-            return false;
-        }
-        seconds *= unit->second;
+        out = *d;
+        return true;
     } else {
         error(path, "expected a duration (seconds as a number, or a string like \"200ms\"), got " + shown(v));
         return false;
@@ -202,6 +195,11 @@ Config Parser::parse(const json& root)
             if (!v.is_string()) { error(p, "expected a unit name or cgroup path string, got " + shown(v)); continue; }
             auto t = parse_target(v.get<std::string>());
             if (t) c.miner = *t; else error(p, t.error().message);
+        } else if (key == "metrics_file") {
+            if (!v.is_string() || v.get<std::string>().empty() || !v.get<std::string>().starts_with("/"))
+                error(p, "expected an absolute path, e.g. \"/var/lib/prometheus/node-exporter/xmrig-auto-pause.prom\", got " +
+                             shown(v));
+            else c.metrics_file = v.get<std::string>();
         } else if (key == "log_level") {
             static const std::set<std::string> kLevels = {"debug", "info", "warning", "error"};
             if (!v.is_string() || !kLevels.contains(v.get<std::string>()))
@@ -209,7 +207,7 @@ Config Parser::parse(const json& root)
             else c.log_level = v.get<std::string>();
         } else {
             error(p, "unknown key (known: poll_interval, grace_period, grace_period_max, stop_debounce, "
-                     "stop_threshold, resume_threshold, miner, watched, log_level)");
+                     "stop_threshold, resume_threshold, miner, watched, metrics_file, log_level)");
         }
     }
     // Defaults of grace_period_max follow a raised grace_period, so setting only grace works.
@@ -235,6 +233,22 @@ std::vector<std::string> duplicate_keys(const std::string& text)
 }
 
 }  // namespace
+
+Result<Duration> parse_duration(const std::string& text)
+{
+    double seconds = 0;
+    std::string suffix;
+    if (!split_number(text, seconds, suffix))
+        return Error{0, "expected a duration like 0.2, \"200ms\", \"15s\" or \"2min\", got \"" + text + "\""};
+    static const std::map<std::string, double> kUnits = {{"", 1},    {"ms", 1e-3}, {"s", 1},   {"sec", 1},
+                                                         {"m", 60},  {"min", 60},  {"h", 3600}};
+    const auto unit = kUnits.find(suffix);
+    if (unit == kUnits.end())
+        return Error{0, "unknown duration unit \"" + suffix + "\" in \"" + text + "\" (use ms, s, min or h)"};
+    seconds *= unit->second;
+    if (!std::isfinite(seconds) || seconds < 0) return Error{0, "must not be negative, got \"" + text + "\""};
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+}
 
 PolicySettings Config::policy() const
 {

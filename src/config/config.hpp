@@ -30,6 +30,7 @@ struct Config {
     Target miner{Target::Kind::Unit, "xmrig.service"};
     std::vector<WatchedService> watched;
     std::string log_level = "info";
+    std::string metrics_file;  // Prometheus text file, rewritten each tick; empty: none
 
     [[nodiscard]] PolicySettings policy() const;
 };
@@ -46,6 +47,9 @@ Config parse_config(const std::string& text, const std::string& source, unsigned
 // Loads a file. When the file is missing and missing_is_default is set (the default path was not
 // overridden), the built-in defaults apply.
 Config load_config(const std::string& path, bool missing_is_default, unsigned online_cpus);
+
+// "200ms", "15s", "2min", "1h", "15" (seconds): the duration forms of the config and the CLI.
+Result<Duration> parse_duration(const std::string& text);
 
 // Human-readable one-line summary for the start-up log.
 std::string describe(const Config& c);

@@ -71,12 +71,18 @@ std::optional<std::string> stale_claim(const MinerState& miner, const ClaimView&
     if (!miner.present) return "the miner's cgroup is gone";
     if (!claim.identity.empty() && claim.identity != miner.identity)
         return "the miner was recreated (claim names " + claim.identity + ", the miner is now " + miner.identity + ")";
+    if (!claim.invocation_id.empty() && !miner.invocation_id.empty() && claim.invocation_id != miner.invocation_id)
+        return "the miner was restarted (claim names invocation " + claim.invocation_id + ", the miner is now " +
+               miner.invocation_id + ")";
+    if (miner.frozen_by_systemd())
+        return "systemd now holds its own freeze on the miner (FreezerState=" + miner.systemd_freezer + ")";
     if (!miner.freeze_requested) return "someone else thawed the miner";
     return std::nullopt;
 }
 
 void Controller::track(const Window& w, const Reading& r)
 {
+    if (w.kind == WindowKind::Unmeasured) return;  // no time was measured: streaks stand as they are
     if (!w.valid()) {
         // A dropped window gives neither pressure nor idle credit; a suspend also restarts the
         // grace period, since the load before the sleep says nothing about the load after it.
@@ -105,6 +111,11 @@ void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState&
         set_notice(d, "pressure (" + r.why + ") but the miner is not running: " + miner.not_running_reason);
         return;
     }
+    if (miner.frozen_by_systemd()) {
+        set_notice(d, "pressure (" + r.why + ") but systemd holds a freeze on the miner (FreezerState=" +
+                          miner.systemd_freezer + "); leaving it alone");
+        return;
+    }
     if (miner.freeze_requested) {
         set_notice(d, "pressure (" + r.why + ") but the miner is already frozen by someone else; leaving it alone");
         return;
@@ -119,24 +130,62 @@ void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState&
     d.reason = r.why;
 }
 
-void Controller::decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
+namespace {
+
+// A freeze that must end now whatever the load or a manual pause says: the miner is stopping or
+// reloading (a frozen task cannot run its signal handler) or its cgroup has emptied.
+std::string must_thaw_now(const MinerState& miner)
 {
-    std::string why;
     if (miner.stopping)
-        why = "the miner is stopping: thawing so it can handle SIGTERM";
-    else if (!miner.populated)
-        why = "the miner has no processes left: thawing its empty cgroup";
-    else if (quiet_ >= grace_)
-        why = "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) + " (system CPU " +
-              r.why + ")";
-    if (why.empty()) return;
+        return "the miner is changing state (" + miner.not_running_reason + "): thawing so it can handle the signal";
+    if (!miner.populated) return "the miner has no processes left: thawing its empty cgroup";
+    return {};
+}
+
+}  // namespace
+
+void Controller::thaw(Decision& d, std::string why, Duration now)
+{
     d.action = Action::Thaw;
     d.reason = std::move(why);
     last_thaw_ = now;
     quiet_ = Duration{};
 }
 
-Decision Controller::step(const Window& window, const MinerState& miner, const ClaimView& claim, Duration now)
+void Controller::decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
+{
+    if (std::string why = must_thaw_now(miner); !why.empty())
+        thaw(d, std::move(why), now);
+    else if (quiet_ >= grace_)
+        thaw(d, "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) + " (system CPU " + r.why + ")",
+             now);
+}
+
+// Manual modes bypass the signals, never the ownership rules: a pause is still a claimed freeze of
+// a running miner (undone on exit), a resume only thaws our own freeze.
+void Controller::decide_manual(Decision& d, Manual manual, bool owned, const MinerState& miner, Duration now)
+{
+    if (manual == Manual::Resume) {
+        if (owned) thaw(d, "manual resume", now);
+        return;
+    }
+    if (owned) {
+        if (std::string why = must_thaw_now(miner); !why.empty()) thaw(d, std::move(why), now);
+        return;
+    }
+    if (!miner.running()) {
+        set_notice(d, "manual pause, but the miner is not running: " + miner.not_running_reason);
+    } else if (miner.frozen_by_systemd() || miner.freeze_requested) {
+        set_notice(d, "manual pause, but the miner is already frozen by someone else; leaving it alone");
+    } else {
+        set_notice(d, "");
+        d.action = Action::Freeze;
+        d.reason = "manual pause";
+    }
+}
+
+Decision Controller::step(const Window& window, const MinerState& miner, const ClaimView& claim, Duration now,
+                          Manual manual)
 {
     Decision d;
     Reading r = window.valid() ? read(window) : Reading{};
@@ -150,7 +199,9 @@ Decision Controller::step(const Window& window, const MinerState& miner, const C
         d.drop_reason = std::move(*stale);
         owned = false;
     }
-    if (owned)
+    if (manual != Manual::Auto)
+        decide_manual(d, manual, owned, miner, now);
+    else if (owned)
         decide_owned(d, r, miner, now);
     else
         decide_unowned(d, r, miner, now);

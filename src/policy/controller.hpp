@@ -34,7 +34,8 @@ struct PolicySettings {
 // What the state directory says: whether we hold a claim, and on which miner identity.
 struct ClaimView {
     bool held = false;
-    std::string identity;  // empty when the claim file could not be parsed
+    std::string identity;       // empty when the claim file could not be parsed
+    std::string invocation_id;  // systemd's InvocationID at the freeze, when known
 };
 
 // Why a claim no longer makes a freeze ours, or nullopt while it does: the miner it names still
@@ -42,6 +43,9 @@ struct ClaimView {
 std::optional<std::string> stale_claim(const MinerState& miner, const ClaimView& claim);
 
 enum class Action { None, Freeze, Thaw };
+
+// A person's override: pause (freeze now, whatever the load) or resume (run, whatever the load).
+enum class Manual { Auto, Pause, Resume };
 
 struct Decision {
     bool drop_claim = false;  // the claim is stale: delete it, touch nothing
@@ -55,7 +59,8 @@ class Controller {
 public:
     explicit Controller(PolicySettings settings);
 
-    Decision step(const Window& window, const MinerState& miner, const ClaimView& claim, Duration now);
+    Decision step(const Window& window, const MinerState& miner, const ClaimView& claim, Duration now,
+                  Manual manual = Manual::Auto);
 
     [[nodiscard]] const PolicySettings& settings() const { return settings_; }
     [[nodiscard]] Duration current_grace() const { return grace_; }
@@ -72,6 +77,8 @@ private:
     void track(const Window& window, const Reading& r);
     void decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
     void decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
+    void thaw(Decision& d, std::string why, Duration now);
+    void decide_manual(Decision& d, Manual manual, bool owned, const MinerState& miner, Duration now);
     void set_notice(Decision& d, std::string notice);
 
     PolicySettings settings_;

@@ -55,14 +55,18 @@ struct MinerState {
     bool present = false;           // its cgroup exists
     bool populated = false;         // it has processes (cgroup.events populated 1)
     bool active = true;             // its unit is active (not activating, deactivating, reloading, stopped)
-    bool stopping = false;          // its unit is deactivating: a freeze would block its SIGTERM handler
+    bool stopping = false;          // its unit is deactivating or reloading: a freeze would block its handlers
     bool freeze_requested = false;  // its own cgroup.freeze reads 1
     bool frozen = false;            // cgroup.events frozen 1: effective, possibly from an ancestor
-    std::string identity;           // what a claim is keyed on: "cgroup-id:N" or "invocation:UUID"
+    std::string identity;           // the cgroup instance a claim is keyed on: "cgroup-id:N"
+    std::string invocation_id;      // systemd's InvocationID of the unit, when known
+    std::string systemd_freezer;    // systemd's FreezerState ("running" unless systemd froze it); "" without systemd
     std::optional<CgroupUsage> usage;
     std::string not_running_reason;  // why it is not freezable, for the log
 
     [[nodiscard]] bool running() const { return present && populated && active && !stopping; }
+    // systemd froze the unit itself (`systemctl freeze`): its freeze, never ours to undo.
+    [[nodiscard]] bool frozen_by_systemd() const { return !systemd_freezer.empty() && systemd_freezer != "running"; }
 };
 
 struct RawSample {

@@ -18,6 +18,7 @@ enum class WindowKind {
     First,         // no baseline yet
     CounterReset,  // a /proc/stat counter went backwards or the CPU count changed
     Suspended,     // the machine slept during the window
+    Unmeasured,    // an out-of-schedule decision (a unit changed, an override): nothing was measured
 };
 
 struct ServiceLoad {

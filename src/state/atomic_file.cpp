@@ -32,7 +32,7 @@ Status sync_dir(int dirfd, const std::string& dir)
 
 }  // namespace
 
-Status atomic_write_file(const std::string& dir, const std::string& name, const std::string& content)
+Status atomic_write_file(const std::string& dir, const std::string& name, const std::string& content, Sync sync)
 {
     auto dfd = open_at(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, dir);
     if (!dfd) return dfd.error();
@@ -44,7 +44,7 @@ Status atomic_write_file(const std::string& dir, const std::string& name, const 
         ::unlinkat(dfd->get(), tmp.c_str(), 0);
         return s;
     }
-    if (::fsync(fd->get()) != 0) {
+    if (sync == Sync::Durable && ::fsync(fd->get()) != 0) {
         const int err = errno;
         ::unlinkat(dfd->get(), tmp.c_str(), 0);
         return os_error(err, "cannot fsync", tmp_path);
@@ -54,7 +54,7 @@ Status atomic_write_file(const std::string& dir, const std::string& name, const 
         ::unlinkat(dfd->get(), tmp.c_str(), 0);
         return os_error(err, "cannot rename " + tmp_path + " to", dir + "/" + name);
     }
-    return sync_dir(dfd->get(), dir);
+    return sync == Sync::Durable ? sync_dir(dfd->get(), dir) : Status(Ok{});
 }
 
 Status remove_file_durably(const std::string& dir, const std::string& name)

@@ -23,6 +23,7 @@ Result<std::optional<Claim>> ClaimStore::load() const
         Claim c;
         c.miner = j.at("miner").get<std::string>();
         c.identity = j.at("identity").get<std::string>();
+        c.invocation_id = j.value("invocation_id", std::string());
         c.since_unix = j.value("since_unix", std::int64_t{0});
         if (c.identity.empty()) throw std::runtime_error("empty identity");
         return std::optional<Claim>(c);
@@ -35,7 +36,10 @@ Result<std::optional<Claim>> ClaimStore::load() const
 Status ClaimStore::save(const Claim& claim) const
 {
     if (claim.identity.empty()) return Error{0, "refusing to write a claim without a miner identity"};
-    const nlohmann::json j = {{"miner", claim.miner}, {"identity", claim.identity}, {"since_unix", claim.since_unix}};
+    const nlohmann::json j = {{"miner", claim.miner},
+                              {"identity", claim.identity},
+                              {"invocation_id", claim.invocation_id},
+                              {"since_unix", claim.since_unix}};
     return atomic_write_file(dir_, kFileName, j.dump() + "\n");
 }
 

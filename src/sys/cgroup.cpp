@@ -22,9 +22,17 @@ void Cgroup::close()
     id_.reset();
 }
 
+void Cgroup::set_path(const std::string& rel_path)
+{
+    if (rel_path == rel_) return;
+    close();
+    rel_ = rel_path;
+}
+
 Result<bool> Cgroup::open_dir()
 {
     if (dir_) return true;
+    if (rel_.empty()) return false;  // never the root cgroup
     auto fd = open_at(fs_->dirfd(), rel_, O_PATH | O_DIRECTORY, display());
     if (!fd) {
         if (fd.error().is_gone()) return false;

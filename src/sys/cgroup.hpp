@@ -28,6 +28,9 @@ public:
     // since: a freeze must land on the instance the claim names.
     Status request_freeze(bool frozen);
 
+    // Follows a cgroup that moved (a unit's ControlGroup changed); "" means "no cgroup now".
+    void set_path(const std::string& rel_path);
+
     [[nodiscard]] std::optional<std::uint64_t> id() const { return id_; }
     [[nodiscard]] const std::string& rel_path() const { return rel_; }
     [[nodiscard]] std::string display() const { return fs_->display(rel_); }

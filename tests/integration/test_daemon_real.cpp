@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "real_cgroup.hpp"
 #include "support/catch.hpp"
@@ -280,4 +281,123 @@ TEST_CASE("a miner cgroup removed while frozen: the claim is dropped, the daemon
     REQUIRE(wait_until([&] { return b.log().find("the miner is not running") != std::string::npos; }, 10s));
     d->signal(SIGTERM);
     CHECK(d->wait() == 0);
+}
+
+namespace {
+
+int cli(const Bench& b, std::vector<std::string> args, const std::string& log = "cli.log")
+{
+    std::vector<std::string> argv = {XAP_DAEMON, "--state-dir", b.tmp.path("state")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, "", b.tmp.path(log));
+    return p.wait();
+}
+
+}  // namespace
+
+TEST_CASE("pause and resume from the command line act at once, persist across restarts, and expire",
+          "[real-cgroup][operations]")
+{
+    Bench b;
+    const std::string config = b.config();
+    auto d = b.daemon(config);
+    const auto asked = SteadyClock::now();
+    REQUIRE(cli(b, {"pause"}) == 0);
+    REQUIRE(wait_until([&] { return b.frozen(); }, 5s));
+    std::printf("manual pause: frozen %lld ms after the command\n", static_cast<long long>(since(asked).count()));
+    CHECK(since(asked) < kPoll + 500ms);  // inotify, not the next poll
+    CHECK(b.log().find("freezing " + b.cg.abs("miner") + ": manual pause") != std::string::npos);
+
+    // A restart keeps the pause: the override is on disk, the claim is recovered.
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+    CHECK_FALSE(b.frozen());  // SIGTERM thaws what it owns
+    d = b.daemon(config);
+    REQUIRE(wait_until([&] { return b.frozen(); }, 5s));
+
+    // Resume holds the miner running under load.
+    REQUIRE(cli(b, {"resume", "--for", "1min"}) == 0);
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 5s));
+    auto fg = b.load("fg", {"--threads", "2"});
+    b.ticks(6);
+    CHECK_FALSE(b.frozen());
+    REQUIRE(cli(b, {"status", "--json"}, "status.json.out") == 0);
+    const std::string status = read_text(b.tmp.path("status.json.out"));
+    CHECK(status.find("\"mode\": \"resume\"") != std::string::npos);
+    CHECK(status.find("\"daemon_running\": true") != std::string::npos);
+
+    // Back to automatic: the load freezes it.
+    REQUIRE(cli(b, {"auto"}) == 0);
+    REQUIRE(wait_until([&] { return b.frozen(); }, 5s));
+    fg.reset();
+
+    // A bounded pause expires by itself.
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 15s));
+    REQUIRE(cli(b, {"pause", "--for", "1s"}) == 0);
+    REQUIRE(wait_until([&] { return b.frozen(); }, 5s));
+    REQUIRE(wait_until([&] { return b.log().find("manual pause expired") != std::string::npos; }, 5s));
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+}
+
+TEST_CASE("status, metrics, and a live recording that replays to the same decisions", "[real-cgroup][operations]")
+{
+    Bench b;
+    const std::string prom = b.tmp.path("metrics/xap.prom");
+    b.tmp.mkdir("metrics");
+    const std::string config = b.tmp.path("config-metrics.json");
+    {
+        std::string base = read_text(b.config("{\"" + b.cg.config_path("game") + "\": 2}"));
+        base.insert(base.find('{') + 1, "\"metrics_file\": \"" + prom + "\", ");
+        std::ofstream(config) << base;
+    }
+    const std::string recording = b.tmp.path("rec.jsonl");
+    auto d = b.daemon(config, {"--record", recording});
+    {
+        auto fg = b.load("fg", {"--threads", "1"});
+        REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+        CHECK(read_text(prom).find("state=\"frozen\"} 1") != std::string::npos);
+        REQUIRE(cli(b, {"status"}, "status.out") == 0);
+        CHECK(read_text(b.tmp.path("status.out")).find("state:    frozen since") != std::string::npos);
+    }
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 15s));
+    {
+        auto game = b.load("game", {"--duty", "12"});
+        REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
+    }
+    REQUIRE(wait_until([&] { return !b.frozen(); }, 15s));
+    d->signal(SIGTERM);
+    CHECK(d->wait() == 0);
+    CHECK(read_text(prom).find("xmrig_auto_pause_freezes_total{") != std::string::npos);
+
+    // The live decisions, as recorded, against the replayed ones.
+    std::vector<std::string> live;
+    {
+        std::ifstream in(recording);
+        for (std::string line; std::getline(in, line);) {
+            const auto at = line.find("\"decision\":");
+            if (at == std::string::npos) continue;
+            const auto a = line.find("\"action\":\"", at) + 10;
+            const auto r = line.find("\"reason\":\"", at) + 10;
+            const std::string action = line.substr(a, line.find('"', a) - a);
+            if (action != "none") live.push_back(action + " " + line.substr(r, line.find('"', r) - r));
+        }
+    }
+    REQUIRE(live.size() == 4);
+    REQUIRE(cli(b, {"--config", config, "replay", recording}, "replay.out") == 0);
+    std::vector<std::string> replayed;
+    {
+        std::ifstream in(b.tmp.path("replay.out"));
+        for (std::string line; std::getline(in, line);) {
+            std::istringstream words(line);
+            std::string t, action;
+            words >> t >> action;
+            if (action != "freeze" && action != "thaw") continue;
+            std::string reason;
+            std::getline(words, reason);
+            replayed.push_back(action + " " + reason.substr(reason.find_first_not_of(' ')));
+        }
+    }
+    CHECK(replayed == live);
+    CHECK(read_text(b.tmp.path("replay.out")).find("2 freezes, 2 thaws") != std::string::npos);
 }

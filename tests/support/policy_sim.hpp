@@ -46,7 +46,7 @@ struct PolicySim {
         Decision d = controller.step(w, miner, claim, now);
         if (d.drop_claim) claim = ClaimView{};
         if (d.action == Action::Freeze) {
-            claim = ClaimView{true, miner.identity};
+            claim = ClaimView{true, miner.identity, miner.invocation_id};
             miner.freeze_requested = miner.frozen = true;
             ++freezes;
         } else if (d.action == Action::Thaw) {

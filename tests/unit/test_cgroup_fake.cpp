@@ -170,7 +170,7 @@ TEST_CASE("release thaws only a freeze that is ours, and drops a stale claim wit
         auto st = read_miner(probe);
         REQUIRE(st.ok());
         const std::string identity = r.same_identity ? st->identity : "cgroup-id:999999999";
-        REQUIRE(ClaimStore(paths.state_dir).save({"m", identity, 1}).ok());
+        REQUIRE(ClaimStore(paths.state_dir).save({"m", identity, "", 1}).ok());
 
         Config c;
         c.miner = *parse_target("/box/miner");

@@ -191,7 +191,7 @@ TEST_CASE("claims: external thaw, recreated miner, foreign freeze, ancestor free
     SECTION("a claim without a readable identity is honoured while the freeze is in place")
     {
         sim.miner.freeze_requested = sim.miner.frozen = true;
-        sim.claim = ClaimView{true, ""};
+        sim.claim = ClaimView{true, "", ""};
         CHECK_FALSE(sim.window(1).drop_claim);
         CHECK(sim.until(Action::Thaw, 1, 10) == 4);
     }

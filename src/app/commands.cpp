@@ -1,0 +1,126 @@
+#include "app/commands.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <iostream>
+
+#include "app/recording.hpp"
+#include "app/status.hpp"
+#include "state/override_store.hpp"
+#include "sys/fd.hpp"
+
+namespace xap {
+namespace {
+
+// The pid in status.json is the daemon only while that process exists and is still this program.
+bool daemon_alive(std::int64_t pid)
+{
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
+    const std::string comm_path = "/proc/" + std::to_string(pid) + "/comm";
+    auto comm = read_file_at(AT_FDCWD, comm_path, comm_path);
+    return comm && comm->starts_with("xmrig-auto-pau");
+}
+
+std::string local_time(std::int64_t unix)
+{
+    const std::time_t t = static_cast<std::time_t>(unix);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+}  // namespace
+
+int status_command(const Paths& paths, bool json)
+{
+    const std::string path = paths.state_dir + "/status.json";
+    auto text = read_file_at(AT_FDCWD, path, path);
+    if (!text) {
+        std::cerr << "xmrig-auto-pause: no status: " << text.error().message
+                  << (text.error().errno_value == ENOENT ? " (has the daemon run with this state directory?)" : "")
+                  << "\n";
+        return 1;
+    }
+    StatusReport s;
+    try {
+        s = status_from_json(nlohmann::json::parse(*text));
+    } catch (const std::exception& e) {
+        std::cerr << "xmrig-auto-pause: " << path << " is malformed: " << e.what() << "\n";
+        return 1;
+    }
+    // The override file is the truth for the manual mode, even while the daemon is down.
+    if (auto o = OverrideStore(paths.state_dir).load(); o) {
+        const Manual m = active_mode(*o, std::time(nullptr));
+        s.manual = to_string(m);
+        s.manual_until = m == Manual::Auto ? std::nullopt : o->until_unix;
+    }
+    const bool alive = daemon_alive(s.pid);
+    if (json) {
+        auto j = to_json(s);
+        j["daemon_running"] = alive;
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::cout << describe_status(s, std::time(nullptr), alive);
+    }
+    return 0;
+}
+
+int override_command(const Paths& paths, Manual mode, std::optional<Duration> for_)
+{
+    OverrideStore store(paths.state_dir);
+    Status s = Ok{};
+    std::string said;
+    if (mode == Manual::Auto) {
+        s = store.clear();
+        said = "automatic control restored";
+    } else {
+        Override o;
+        o.mode = mode;
+        o.set_unix = std::time(nullptr);
+        if (for_) o.until_unix = o.set_unix + std::chrono::duration_cast<std::chrono::seconds>(*for_).count();
+        s = store.save(o);
+        said = (mode == Manual::Pause ? "miner paused" : "miner forced to run") +
+               (o.until_unix ? " until " + local_time(*o.until_unix) : std::string(" until `xmrig-auto-pause auto`"));
+    }
+    if (!s) {
+        std::cerr << "xmrig-auto-pause: " << s.error().message
+                  << (s.error().errno_value == EACCES ? " (run as root)" : "") << "\n";
+        return 1;
+    }
+    std::cout << said << " (" << store.path() << "; a running daemon applies it at once)\n";
+    return 0;
+}
+
+int replay_command(const Config& config, const std::string& file)
+{
+    std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "re");
+    if (!in) {
+        std::cerr << "xmrig-auto-pause: cannot open " << file << ": " << std::strerror(errno) << "\n";
+        return 1;
+    }
+    auto sum = replay(in, file, config, [](const ReplayEvent& e) {
+        const double t = std::chrono::duration<double>(e.at).count();
+        if (e.decision.drop_claim) std::printf("%+10.1fs  drop claim  %s\n", t, e.decision.drop_reason.c_str());
+        if (e.decision.action != Action::None)
+            std::printf("%+10.1fs  %-10s  %s\n", t, e.decision.action == Action::Freeze ? "freeze" : "thaw",
+                        e.decision.reason.c_str());
+    });
+    if (in != stdin) std::fclose(in);
+    if (!sum) {
+        std::cerr << "xmrig-auto-pause: " << sum.error().message << "\n";
+        return 1;
+    }
+    const double span_min = std::chrono::duration<double>(sum->span).count() / 60;
+    const double frozen_min = std::chrono::duration<double>(sum->frozen).count() / 60;
+    std::printf("\n%zu ticks over %.1f min, %zu dropped windows\n", sum->ticks, span_min, sum->dropped_windows);
+    std::printf("%zu freezes, %zu thaws, %.1f min frozen (%.0f%%), %.1f transitions per hour\n", sum->freezes,
+                sum->thaws, frozen_min, span_min > 0 ? 100 * frozen_min / span_min : 0.0,
+                sum->transitions_per_hour());
+    return 0;
+}
+
+}  // namespace xap
