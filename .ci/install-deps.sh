@@ -6,7 +6,9 @@ packages=(
   # build
   cmake g++ make pkg-config libsystemd-dev nlohmann-json3-dev libspdlog-dev catch2
   # tests and tools
-  python3 procps
+  python3 procps git
+  # Nix checks: parse every .nix file, evaluate the NixOS module
+  nix-bin
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -33,6 +33,8 @@ stage "build (RelWithDebInfo, -Werror)" build build/test -DCMAKE_BUILD_TYPE=RelW
 stage "tests: unit, tools, real cgroups" ctest --test-dir build/test --output-on-failure
 stage "build (ASan+UBSan)" build build/asan -DCMAKE_BUILD_TYPE=Debug -DXAP_SANITIZE=ON
 stage "tests under ASan+UBSan" ctest --test-dir build/asan --output-on-failure
+# The further stages test the binary built above.
+export XAP_DAEMON="$PWD/build/test/xmrig-auto-pause" XAP_BUILD_DIR="$PWD/build/test"
 for extra in nix/tests/eval-module.sh debian/build-and-lint.sh tests/vm/run-scenarios.sh; do
   [ -x "$extra" ] && stage "$extra" "$extra"
 done
