@@ -13,6 +13,9 @@
 #   XAP-COUNT passed=<n> failed=<n>   lets the host detect lost console lines
 #   XAP-DONE                          last line: the payload completed
 # Anything else on the console is ignored by the host.
+#
+# Every fork/exec costs milliseconds on an emulated CPU, so the helpers use
+# bash builtins (printf -v, $(<file), $EPOCHREALTIME) where they can.
 
 # Result lines go to the console even when a scenario redirects stdout.
 # XAP_CONSOLE is set by the guest harness (xap-bench-run) to /dev/ttyS0.
@@ -28,40 +31,44 @@ if [[ -z ${XAP_RESULTS_FILE:-} ]]; then
     if [[ -d /run && -w /run ]]; then
         XAP_RESULTS_FILE=/run/xap/results
     else
-        XAP_RESULTS_FILE=${TMPDIR:-/tmp}/xap-results.$$
+        XAP_RESULTS_FILE=${TMPDIR:-/tmp}/xap-$$/results
     fi
 fi
-mkdir -p "$(dirname "$XAP_RESULTS_FILE")"
-: >>"$XAP_RESULTS_FILE"
 export XAP_RESULTS_FILE
+XAP_STATE_DIR=${XAP_RESULTS_FILE%/*}
+mkdir -p "$XAP_STATE_DIR"
+: >>"$XAP_RESULTS_FILE"
 
 # Default upper bound for one scenario; a hung command must not eat the whole
 # VM timeout and hide the results of later scenarios.
 : "${XAP_SCENARIO_TIMEOUT:=300}"
 
-# Where wait_for / xap_die leave the reason of a failure for xap_scenario.
+# Where wait_for / xap_die leave the reason of a failure for xap_scenario
+# (set only while a scenario runs).
 XAP_REASON_FILE=
 
 _xap_emit() { printf '%s\n' "$*" >&"$XAP_OUT_FD"; }
 
-# Names are single tokens; reasons are single lines.
-_xap_name() { local n=${1//[[:space:]]/_}; printf '%s' "${n:-unnamed}"; }
-_xap_line() { local s=${1//$'\r'/ }; s=${s//$'\n'/ }; printf '%s' "${s:-no reason given}"; }
-
-# Current time in microseconds (bash 5 $EPOCHREALTIME, any decimal mark).
-_xap_now_us() { local t=${EPOCHREALTIME/[.,]/}; printf '%s' "$((10#$t))"; }
-
-# "1.5" -> 1500000; accepts whole or decimal seconds.
-_xap_secs_to_us() {
-    local s=$1 int frac
-    [[ $s =~ ^([0-9]+)(\.([0-9]{0,6}))?$ ]] || { echo "bad duration: $s" >&2; return 2; }
-    int=${BASH_REMATCH[1]}
-    frac=${BASH_REMATCH[3]}000000
-    printf '%s' "$((10#$int * 1000000 + 10#${frac:0:6}))"
+# _xap_name VAR TEXT: names are single tokens.
+_xap_name() { printf -v "$1" '%s' "${2//[[:space:]]/_}"; [[ -n ${!1} ]] || printf -v "$1" unnamed; }
+# _xap_line VAR TEXT: reasons are single lines.
+_xap_line() {
+    local s=${2//$'\r'/ }
+    s=${s//$'\n'/ }
+    printf -v "$1" '%s' "${s:-no reason given}"
 }
 
-# Format microseconds as seconds with 3 decimals.
-_xap_fmt_us() { printf '%d.%03d' "$(($1 / 1000000))" "$((($1 % 1000000) / 1000))"; }
+# _xap_now_us VAR: current time in microseconds ($EPOCHREALTIME, any decimal mark).
+_xap_now_us() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%s' "$((10#$t))"; }
+
+# _xap_secs_to_us VAR SECONDS: "1.5" -> 1500000; whole or decimal seconds.
+_xap_secs_to_us() {
+    local int frac
+    [[ $2 =~ ^([0-9]+)(\.([0-9]{0,6}))?$ ]] || { echo "bad duration: $2" >&2; return 2; }
+    int=${BASH_REMATCH[1]}
+    frac=${BASH_REMATCH[3]}000000
+    printf -v "$1" '%s' "$((10#$int * 1000000 + 10#${frac:0:6}))"
+}
 
 # Informational line on the console (ignored by the host parser).
 xap_log() { _xap_emit "XAP-INFO $*"; }
@@ -69,7 +76,7 @@ xap_log() { _xap_emit "XAP-INFO $*"; }
 # xap_pass NAME
 xap_pass() {
     local name
-    name=$(_xap_name "${1:-}")
+    _xap_name name "${1:-}"
     printf 'PASS %s\n' "$name" >>"$XAP_RESULTS_FILE"
     _xap_emit "XAP-RESULT PASS $name"
 }
@@ -77,23 +84,27 @@ xap_pass() {
 # xap_fail NAME REASON...
 xap_fail() {
     local name reason
-    name=$(_xap_name "${1:-}")
+    _xap_name name "${1:-}"
     shift || true
-    reason=$(_xap_line "$*")
+    _xap_line reason "$*"
     printf 'FAIL %s\n' "$name" >>"$XAP_RESULTS_FILE"
     _xap_emit "XAP-RESULT FAIL $name $reason"
 }
 
-# Record why the current scenario is failing (first reason wins).
+# Record why the current scenario is failing (the first reason wins).
 _xap_reason() {
     [[ -n $XAP_REASON_FILE && ! -s $XAP_REASON_FILE ]] || return 0
-    _xap_line "$*" >"$XAP_REASON_FILE"
+    local line
+    _xap_line line "$*"
+    printf '%s\n' "$line" >"$XAP_REASON_FILE"
 }
 
 # xap_die REASON...: fail the current scenario with an explicit reason.
 xap_die() {
-    _xap_reason "$*"
-    _xap_emit "XAP-INFO fail: $(_xap_line "$*")"
+    local line
+    _xap_line line "$*"
+    _xap_reason "$line"
+    _xap_emit "XAP-INFO fail: $line"
     exit 1
 }
 
@@ -106,21 +117,22 @@ wait_for() {
         echo "usage: wait_for TIMEOUT DESCRIPTION COMMAND..." >&2
         return 2
     fi
-    local timeout=$1 desc=$2 limit_us start_us now_us err msg
+    local timeout=$1 desc=$2 limit_us start_us now_us msg last
+    local err=$XAP_STATE_DIR/wait_for.$BASHPID
     shift 2
-    limit_us=$(_xap_secs_to_us "$timeout") || return 2
-    start_us=$(_xap_now_us)
-    err=$(mktemp)
+    _xap_secs_to_us limit_us "$timeout" || return 2
+    _xap_now_us start_us
     while :; do
         if "$@" >/dev/null 2>"$err"; then
-            rm -f "$err"
             return 0
         fi
-        now_us=$(_xap_now_us)
+        _xap_now_us now_us
         if ((now_us - start_us >= limit_us)); then
             msg="timed out after ${timeout}s waiting for $desc"
-            [[ -s $err ]] && msg+=" (last error: $(tail -n 1 "$err"))"
-            rm -f "$err"
+            if [[ -s $err ]]; then
+                last=$(<"$err")
+                msg+=" (last error: ${last##*$'\n'})"
+            fi
             echo "wait_for: $msg" >&2
             _xap_reason "$msg"
             return 1
@@ -148,45 +160,56 @@ _xap_kill_tree() {
 # caller (whatever the caller's own `set -e`). The reason of a failure is the
 # last wait_for/xap_die message, or else the failing command and its line.
 xap_scenario() {
-    local name fn pid wd finished rc start_us dur reason had_e=0
-    name=$(_xap_name "${1:-}")
+    local name fn pid wd rc start_us end_us dur reason had_e=0
+    _xap_name name "${1:-}"
     fn=${2:?xap_scenario NAME FUNCTION}
     shift 2
     [[ $- == *e* ]] && had_e=1
     set +e
-    XAP_REASON_FILE=$(mktemp)
+    XAP_REASON_FILE=$XAP_STATE_DIR/reason.$BASHPID
+    : >"$XAP_REASON_FILE"
     _xap_emit "XAP-INFO scenario $name: start"
-    start_us=$(_xap_now_us)
+    _xap_now_us start_us
     (
         set -eE
         trap '_xap_reason "command failed (status $?): $BASH_COMMAND [${BASH_SOURCE[0]##*/}:$LINENO]"' ERR
         "$fn" "$@"
     ) &
     pid=$!
-    # Watchdog: whichever of the scenario and the sleep ends first wins.
-    sleep "$XAP_SCENARIO_TIMEOUT" &
-    wd=$!
-    wait -n -p finished "$pid" "$wd"
-    rc=$?
-    if [[ ${finished:-} == "$wd" ]]; then
+    # Watchdog: after the timeout, leave a mark and kill the scenario with
+    # everything it started. It is stopped with TERM when the scenario ends
+    # first; its trap then kills its sleep too, so nothing lingers. (In the
+    # trap, $! is the sleep once started, else the already-reaped scenario.)
+    # A plain `wait PID` is used because `wait -n` on two jobs can miss a job
+    # that ended very early.
+    (
+        trap 'kill "$!" 2>/dev/null; exit 0' TERM
+        sleep "$XAP_SCENARIO_TIMEOUT" &
+        wait "$!"
+        : >"$XAP_REASON_FILE.timeout"
         _xap_kill_tree "$pid"
-        wait "$pid" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
+    wd=$!
+    wait "$pid"
+    rc=$?
+    kill -TERM "$wd" 2>/dev/null
+    wait "$wd" 2>/dev/null
+    if [[ -e $XAP_REASON_FILE.timeout ]]; then
         : >"$XAP_REASON_FILE"
         _xap_reason "scenario timed out after ${XAP_SCENARIO_TIMEOUT}s (XAP_SCENARIO_TIMEOUT)"
+        rm -f "$XAP_REASON_FILE.timeout"
         rc=124
-    else
-        kill "$wd" 2>/dev/null
-        wait "$wd" 2>/dev/null
     fi
-    dur=$(_xap_fmt_us "$(($(_xap_now_us) - start_us))")
+    _xap_now_us end_us
+    dur=$((end_us - start_us))
+    printf -v dur '%d.%03d' "$((dur / 1000000))" "$(((dur % 1000000) / 1000))"
     _xap_emit "XAP-TIME $name ${dur}s"
     if ((rc == 0)); then
         xap_pass "$name"
     else
-        reason=$(cat "$XAP_REASON_FILE" 2>/dev/null)
+        reason=$(<"$XAP_REASON_FILE")
         xap_fail "$name" "${reason:-exit status $rc}"
     fi
-    rm -f "$XAP_REASON_FILE"
     XAP_REASON_FILE=
     ((had_e)) && set -e
     return 0
@@ -194,9 +217,13 @@ xap_scenario() {
 
 # xap_done: final line of the protocol. Call once, at the end of run.sh.
 xap_done() {
-    local passed failed
-    passed=$(grep -c '^PASS ' "$XAP_RESULTS_FILE" || true)
-    failed=$(grep -c '^FAIL ' "$XAP_RESULTS_FILE" || true)
+    local passed=0 failed=0 kind _
+    while read -r kind _; do
+        case $kind in
+            PASS) passed=$((passed + 1)) ;;
+            FAIL) failed=$((failed + 1)) ;;
+        esac
+    done <"$XAP_RESULTS_FILE"
     _xap_emit "XAP-COUNT passed=$passed failed=$failed"
     _xap_emit "XAP-DONE"
 }

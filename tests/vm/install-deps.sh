@@ -6,8 +6,9 @@ set -euo pipefail
 
 # qemu-utils provides qemu-img (only a Recommends of qemu-system-x86, so it must
 # be named explicitly when installing with --no-install-recommends).
-# e2fsprogs provides mkfs.ext4 -d; util-linux provides flock.
-pkgs=(qemu-system-x86 qemu-utils debootstrap e2fsprogs util-linux coreutils)
+# e2fsprogs provides mkfs.ext4 -d; util-linux provides flock; xz-utils
+# unpacks the guest kernel for direct (PVH) boot; grep needs -P (PCRE).
+pkgs=(qemu-system-x86 qemu-utils debootstrap e2fsprogs util-linux coreutils xz-utils grep)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -67,7 +67,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[[ -n $logfile ]] || logfile=$work/console.log
+# Default: a predictable file that outlives the run, for post-mortems.
+[[ -n $logfile ]] || logfile=${TMPDIR:-/tmp}/xap-vm-$(basename "$(cd "$payload" && pwd)").console.log
 mkdir -p "$(dirname "$logfile")"
 : >"$logfile"
 
@@ -82,6 +83,13 @@ install -m 0644 "$here/guest-lib.sh" "$work/payload/.xap/guest-lib.sh"
 payload_mb=$(($(du -sm "$work/payload" | cut -f1) + 16))
 mkfs.ext4 -q -F -L xap-payload -d "$work/payload" "$work/payload.img" "${payload_mb}M" >/dev/null
 
+# Prefer the uncompressed PVH-bootable kernel extracted by build-image.sh:
+# it skips the bzImage self-decompression, seconds of emulated CPU time.
+kernel=$image/vmlinuz
+if [[ -f $image/vmlinux && ${XAP_VM_PVH:-1} != 0 ]]; then
+    kernel=$image/vmlinux
+fi
+
 accel=tcg
 # /dev/kvm exists on some CI machines but hangs (nested virtualisation): only
 # use it when explicitly asked.
@@ -95,7 +103,7 @@ fi
 # workarounds only cost time in an emulated CPU.
 cmdline="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1"
 cmdline+=" quiet loglevel=4 panic=-1 mitigations=off fsck.mode=skip"
-cmdline+=" systemd.show_status=auto rd.udev.log_level=3 udev.log_level=3"
+cmdline+=" systemd.show_status=error udev.log_level=3"
 cmdline+=" ${XAP_VM_APPEND:-}"
 
 qemu=(
@@ -110,7 +118,7 @@ qemu=(
     # stdio console, but independent of whether stdin/stdout is a terminal).
     -serial "file:$logfile"
     -no-reboot
-    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "$cmdline"
+    -kernel "$kernel" -initrd "$image/initrd.img" -append "$cmdline"
     # cache=unsafe: the overlay is thrown away, so never wait for flushes.
     -drive "file=$work/root.qcow2,if=virtio,format=qcow2,cache=unsafe"
     -drive "file=$work/payload.img,if=virtio,format=raw,readonly=on"

@@ -3,7 +3,7 @@
 # systemd as PID 1, a pure cgroup v2 hierarchy, and a working cgroup.freeze
 # on a systemd unit's cgroup that systemd itself does not notice.
 set -euo pipefail
-# shellcheck source=../guest-lib.sh
+# shellcheck source-path=SCRIPTDIR source=../guest-lib.sh
 . "${XAP_GUEST_LIB:-/mnt/payload/.xap/guest-lib.sh}"
 
 unit=xap-smoke-busy
