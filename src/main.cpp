@@ -125,16 +125,26 @@ std::optional<int> parse_args(int argc, char** argv, Args& a)
             return 0;
         }
         bool ok = true;
-        if (s == "-c" || s == "--config") ok = value() && (a.config = v, a.config_given = true);
-        else if (s == "--check-config") a.command = "check-config";
-        else if (s == "--state-dir") ok = value() && (a.paths.state_dir = v, true);
-        else if (s == "--cgroup-root") ok = value() && (a.paths.cgroup_root = v, true);
-        else if (s == "--proc-root") ok = value() && (a.paths.proc_root = v, true);
-        else if (s == "--log-level") ok = value() && (a.log_level = v, true);
-        else if (s == "--record" || s == "--output") ok = value() && (a.run.record_path = v, true);
-        else if (s == "--for") ok = duration(a.for_);
-        else if (s == "--duration") ok = duration(a.duration);
-        else if (s == "--json") a.json = true;
+        if (s == "-c" || s == "--config")
+            ok = value() && (a.config = v, a.config_given = true);
+        else if (s == "--check-config")
+            a.command = "check-config";
+        else if (s == "--state-dir")
+            ok = value() && (a.paths.state_dir = v, true);
+        else if (s == "--cgroup-root")
+            ok = value() && (a.paths.cgroup_root = v, true);
+        else if (s == "--proc-root")
+            ok = value() && (a.paths.proc_root = v, true);
+        else if (s == "--log-level")
+            ok = value() && (a.log_level = v, true);
+        else if (s == "--record" || s == "--output")
+            ok = value() && (a.run.record_path = v, true);
+        else if (s == "--for")
+            ok = duration(a.for_);
+        else if (s == "--duration")
+            ok = duration(a.duration);
+        else if (s == "--json")
+            a.json = true;
         else if (!s.starts_with("-") && !command_seen && is_command(s)) {
             a.command = s;
             command_seen = true;

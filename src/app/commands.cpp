@@ -118,8 +118,7 @@ int replay_command(const Config& config, const std::string& file)
     const double frozen_min = std::chrono::duration<double>(sum->frozen).count() / 60;
     std::printf("\n%zu ticks over %.1f min, %zu dropped windows\n", sum->ticks, span_min, sum->dropped_windows);
     std::printf("%zu freezes, %zu thaws, %.1f min frozen (%.0f%%), %.1f transitions per hour\n", sum->freezes,
-                sum->thaws, frozen_min, span_min > 0 ? 100 * frozen_min / span_min : 0.0,
-                sum->transitions_per_hour());
+                sum->thaws, frozen_min, span_min > 0 ? 100 * frozen_min / span_min : 0.0, sum->transitions_per_hour());
     return 0;
 }
 

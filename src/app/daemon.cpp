@@ -86,7 +86,10 @@ Daemon::Daemon(Config config, Paths paths, RunOptions options)
 {
 }
 
-Daemon::~Daemon() { release(); }
+Daemon::~Daemon()
+{
+    release();
+}
 
 Status Daemon::start()
 {
@@ -94,8 +97,10 @@ Status Daemon::start()
     if (!fs) return fs.error();
     fs_ = *fs;
     if (fs_->view_root() != "/")
-        spdlog::warn("the cgroup v2 mount {} shows only {} of the hierarchy (a private cgroup namespace?): "
-                     "cgroups outside it are invisible", fs_->mount_point(), fs_->view_root());
+        spdlog::warn(
+            "the cgroup v2 mount {} shows only {} of the hierarchy (a private cgroup namespace?): "
+            "cgroups outside it are invisible",
+            fs_->mount_point(), fs_->view_root());
 
     auto miner = default_cgroup_path(config_.miner);
     if (!miner) return miner.error();
@@ -138,8 +143,8 @@ Status Daemon::start()
     else if (ownership_.claim())
         spdlog::info("found our claim from a previous run: {} frozen as {} since {}", ownership_.claim()->miner,
                      ownership_.claim()->identity, ownership_.claim()->since_unix);
-    status_ = std::make_unique<StatusKeeper>(paths_.state_dir, config_.metrics_file, sampler_->miner().display(),
-                                             names);
+    status_ =
+        std::make_unique<StatusKeeper>(paths_.state_dir, config_.metrics_file, sampler_->miner().display(), names);
     load_override();
     // A person's `pause`/`resume` takes effect at once, not a poll later.
     if (auto s = loop_->watch_directory(paths_.state_dir,
@@ -238,7 +243,8 @@ void Daemon::follow_units()
 
 void Daemon::overlay_unit_state(MinerState& miner) const
 {
-    if (systemd_ && config_.miner.is_unit()) apply_unit_state(miner, config_.miner.name, systemd_->info(config_.miner.name));
+    if (systemd_ && config_.miner.is_unit())
+        apply_unit_state(miner, config_.miner.name, systemd_->info(config_.miner.name));
 }
 
 void Daemon::load_override()
@@ -288,9 +294,10 @@ void Daemon::release()
     if (what)
         spdlog::info("exiting: {}", *what);
     else
-        spdlog::error("exiting: could not release our freeze: {} (the claim stays in {} for the next start or "
-                      "`xmrig-auto-pause release`)",
-                      what.error().message, ownership_.store().path());
+        spdlog::error(
+            "exiting: could not release our freeze: {} (the claim stays in {} for the next start or "
+            "`xmrig-auto-pause release`)",
+            what.error().message, ownership_.store().path());
 }
 
 void Daemon::report_problem(std::string& last, const std::string& now, const char* what)
@@ -302,7 +309,6 @@ void Daemon::report_problem(std::string& last, const std::string& now, const cha
         spdlog::info("{}: readable again", what);
     last = now;
 }
-
 
 void Daemon::tick(bool measured)
 {

@@ -84,7 +84,7 @@ private:
     Controller controller_;
     Ownership ownership_;
     std::unique_ptr<EventLoop> loop_;
-    std::unique_ptr<SystemdUnits> systemd_;  // null without systemd: unit names map to default paths
+    std::unique_ptr<SystemdUnits> systemd_;    // null without systemd: unit names map to default paths
     std::map<std::string, bool> unit_exists_;  // for reporting a missing unit once
 
     OverrideStore overrides_;

@@ -8,7 +8,10 @@
 namespace xap {
 namespace {
 
-Error sd_error(int r, const char* what) { return Error{-r, std::string(what) + ": " + std::strerror(-r)}; }
+Error sd_error(int r, const char* what)
+{
+    return Error{-r, std::string(what) + ": " + std::strerror(-r)};
+}
 
 }  // namespace
 
@@ -30,8 +33,7 @@ int EventLoop::on_timer(sd_event_source* s, uint64_t, void* self)
         loop->exit(1);
         return 0;
     }
-    if (int r = sd_event_source_set_time_relative(s, static_cast<uint64_t>(loop->interval_.count())); r < 0)
-        return r;
+    if (int r = sd_event_source_set_time_relative(s, static_cast<uint64_t>(loop->interval_.count())); r < 0) return r;
     return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
@@ -121,6 +123,9 @@ int EventLoop::run()
     return r;
 }
 
-void EventLoop::exit(int code) { sd_event_exit(event_.get(), code); }
+void EventLoop::exit(int code)
+{
+    sd_event_exit(event_.get(), code);
+}
 
 }  // namespace xap

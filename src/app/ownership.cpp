@@ -27,8 +27,8 @@ Status Ownership::freeze(Cgroup& miner, const MinerState& state, std::int64_t no
     if (auto s = miner.request_freeze(true); !s) {
         auto undo = drop();
         return Error{s.error().errno_value,
-                     s.error().message + (undo ? "; claim withdrawn" : "; withdrawing the claim failed too: " +
-                                                                            undo.error().message)};
+                     s.error().message +
+                         (undo ? "; claim withdrawn" : "; withdrawing the claim failed too: " + undo.error().message)};
     }
     return Ok{};
 }

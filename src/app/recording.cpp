@@ -24,7 +24,10 @@ std::optional<CgroupUsage> usage_from(const json& j)
     return CgroupUsage{j.at(0).get<std::uint64_t>(), j.at(1).get<std::uint64_t>()};
 }
 
-const char* action_name(Action a) { return a == Action::Freeze ? "freeze" : a == Action::Thaw ? "thaw" : "none"; }
+const char* action_name(Action a)
+{
+    return a == Action::Freeze ? "freeze" : a == Action::Thaw ? "thaw" : "none";
+}
 
 Manual manual_from(const std::string& s)
 {

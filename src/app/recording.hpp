@@ -21,10 +21,10 @@ namespace xap {
 
 struct RecordedTick {
     RawSample sample;
-    bool measured = true;               // false: an event tick that only re-decided
+    bool measured = true;  // false: an event tick that only re-decided
     Manual manual = Manual::Auto;
-    bool claim = false;                 // whether the live daemon held a claim at this tick
-    std::optional<Decision> decision;   // what the live daemon decided (absent for `record` runs)
+    bool claim = false;                // whether the live daemon held a claim at this tick
+    std::optional<Decision> decision;  // what the live daemon decided (absent for `record` runs)
 };
 
 struct RecordingHeader {

@@ -37,8 +37,8 @@ Result<MinerState> read_miner(Cgroup& miner_)
     auto events = miner_.events();
     if (!events) return events.error();
     if (!*events) {
-        m.not_running_reason = miner_.rel_path().empty() ? "it has no cgroup now"
-                                                         : "its cgroup " + miner_.display() + " does not exist";
+        m.not_running_reason =
+            miner_.rel_path().empty() ? "it has no cgroup now" : "its cgroup " + miner_.display() + " does not exist";
         return m;
     }
     auto freeze = miner_.freeze_requested();

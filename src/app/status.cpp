@@ -57,20 +57,23 @@ nlohmann::json to_json(const StatusReport& s)
 {
     nlohmann::json watched = nlohmann::json::object();
     for (const auto& [name, pct] : s.watched) watched[name] = pct ? nlohmann::json(*pct) : nlohmann::json(nullptr);
-    return {{"state", s.state},
-            {"since_unix", s.since_unix},
-            {"reason", s.reason},
-            {"reason_unix", s.reason_unix},
-            {"miner", s.miner},
-            {"signals", {{"system_percent", s.system_percent}, {"miner_percent", s.miner_percent}, {"watched", watched}}},
-            {"counters",
-             {{"freezes", s.counters.freezes},
-              {"thaws", s.counters.thaws},
-              {"frozen_seconds", s.counters.frozen_seconds},
-              {"dropped_windows", s.counters.dropped_windows}}},
-            {"manual", {{"mode", s.manual}, {"until_unix", s.manual_until ? nlohmann::json(*s.manual_until) : nlohmann::json(nullptr)}}},
-            {"pid", s.pid},
-            {"updated_unix", s.updated_unix}};
+    return {
+        {"state", s.state},
+        {"since_unix", s.since_unix},
+        {"reason", s.reason},
+        {"reason_unix", s.reason_unix},
+        {"miner", s.miner},
+        {"signals", {{"system_percent", s.system_percent}, {"miner_percent", s.miner_percent}, {"watched", watched}}},
+        {"counters",
+         {{"freezes", s.counters.freezes},
+          {"thaws", s.counters.thaws},
+          {"frozen_seconds", s.counters.frozen_seconds},
+          {"dropped_windows", s.counters.dropped_windows}}},
+        {"manual",
+         {{"mode", s.manual},
+          {"until_unix", s.manual_until ? nlohmann::json(*s.manual_until) : nlohmann::json(nullptr)}}},
+        {"pid", s.pid},
+        {"updated_unix", s.updated_unix}};
 }
 
 StatusReport status_from_json(const nlohmann::json& j)
@@ -92,7 +95,8 @@ StatusReport status_from_json(const nlohmann::json& j)
     s.counters.frozen_seconds = c.at("frozen_seconds").get<double>();
     s.counters.dropped_windows = c.at("dropped_windows").get<std::uint64_t>();
     s.manual = j.at("manual").at("mode").get<std::string>();
-    if (!j.at("manual").at("until_unix").is_null()) s.manual_until = j.at("manual").at("until_unix").get<std::int64_t>();
+    if (!j.at("manual").at("until_unix").is_null())
+        s.manual_until = j.at("manual").at("until_unix").get<std::int64_t>();
     s.pid = j.at("pid").get<std::int64_t>();
     s.updated_unix = j.at("updated_unix").get<std::int64_t>();
     return s;
@@ -111,16 +115,17 @@ std::string one_line(const StatusReport& s)
 std::string describe_status(const StatusReport& s, std::int64_t now_unix, bool daemon_alive)
 {
     std::string out;
-    if (!daemon_alive)
-        out += "daemon:   not running (last status written " + clock_time(s.updated_unix) + ")\n";
-    out += "state:    " + s.state + (s.since_unix ? " since " + clock_time(s.since_unix) + " (" +
-                                                       ago(now_unix - s.since_unix) + ")"
-                                                 : std::string()) +
+    if (!daemon_alive) out += "daemon:   not running (last status written " + clock_time(s.updated_unix) + ")\n";
+    out += "state:    " + s.state +
+           (s.since_unix ? " since " + clock_time(s.since_unix) + " (" + ago(now_unix - s.since_unix) + ")"
+                         : std::string()) +
            "\n";
     out += "miner:    " + s.miner + "\n";
     if (!s.reason.empty()) out += "reason:   " + s.reason + " (" + ago(now_unix - s.reason_unix) + " ago)\n";
     out += "override: " + s.manual +
-           (s.manual_until ? " until " + clock_time(*s.manual_until) : s.manual != "auto" ? " until `auto`" : "") +
+           (s.manual_until       ? " until " + clock_time(*s.manual_until)
+            : s.manual != "auto" ? " until `auto`"
+                                 : "") +
            "\n";
     out += "signals:  system " + fixed(s.system_percent, 1) + "%, miner " + fixed(s.miner_percent, 1) + "%\n";
     for (const auto& [name, pct] : s.watched)
@@ -169,7 +174,8 @@ std::string prometheus_text(const StatusReport& s)
     std::string manual;
     for (const char* m : {"auto", "pause", "resume"})
         manual += sample("xmrig_auto_pause_manual_override", std::string("mode=\"") + m + "\"", s.manual == m ? 1 : 0);
-    metric("xmrig_auto_pause_manual_override", "gauge", "The manual override in force (1 for the current mode).", manual);
+    metric("xmrig_auto_pause_manual_override", "gauge", "The manual override in force (1 for the current mode).",
+           manual);
     metric("xmrig_auto_pause_last_update_timestamp_seconds", "gauge", "When this file was written (Unix time).",
            sample("xmrig_auto_pause_last_update_timestamp_seconds", "", static_cast<double>(s.updated_unix)));
     return out;

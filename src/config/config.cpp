@@ -24,7 +24,10 @@ std::string pointer(const std::string& parent, const std::string& key)
     return parent + "/" + k;
 }
 
-std::string shown(const json& v) { return v.dump(); }
+std::string shown(const json& v)
+{
+    return v.dump();
+}
 
 std::string trim(std::string s)
 {
@@ -54,7 +57,6 @@ public:
     [[nodiscard]] const std::vector<std::string>& errors() const { return errors_; }
 
 private:
-
     bool duration(const json& v, const std::string& path, Duration& out);
     bool threshold(const json& v, const std::string& path, double& percent, std::string& text);
     void watched(const json& v, const std::string& path, Config& c);
@@ -120,9 +122,9 @@ bool Parser::threshold(const json& v, const std::string& path, double& percent, 
         return false;
     }
     if (!std::isfinite(percent) || percent < 0 || percent > 100) {
-        error(path, "must be between 0% and 100% of total capacity, got " + shown(v) +
-                        (v.is_string() && !v.get<std::string>().ends_with("%") ? " (" + format_percent(percent) + ")"
-                                                                                 : ""));
+        error(path,
+              "must be between 0% and 100% of total capacity, got " + shown(v) +
+                  (v.is_string() && !v.get<std::string>().ends_with("%") ? " (" + format_percent(percent) + ")" : ""));
         return false;
     }
     return true;
@@ -131,8 +133,10 @@ bool Parser::threshold(const json& v, const std::string& path, double& percent, 
 void Parser::watched(const json& v, const std::string& path, Config& c)
 {
     if (!v.is_object()) {
-        error(path, "expected an object mapping unit names or cgroup paths to thresholds, e.g. "
-                    "{\"minecraft.service\": \"0.5 cores\"}, got " + shown(v));
+        error(path,
+              "expected an object mapping unit names or cgroup paths to thresholds, e.g. "
+              "{\"minecraft.service\": \"0.5 cores\"}, got " +
+                  shown(v));
         return;
     }
     for (const auto& [name, th] : v.items()) {
@@ -184,30 +188,50 @@ Config Parser::parse(const json& root)
     }
     for (const auto& [key, v] : root.items()) {
         const std::string p = pointer("", key);
-        if (key == "poll_interval") duration(v, p, c.poll_interval);
-        else if (key == "grace_period") duration(v, p, c.grace_period);
-        else if (key == "grace_period_max") duration(v, p, c.grace_period_max);
-        else if (key == "stop_debounce") duration(v, p, c.stop_debounce);
-        else if (key == "stop_threshold") { std::string t; threshold(v, p, c.stop_percent, t); }
-        else if (key == "resume_threshold") { std::string t; threshold(v, p, c.resume_percent, t); }
-        else if (key == "watched") watched(v, p, c);
+        if (key == "poll_interval")
+            duration(v, p, c.poll_interval);
+        else if (key == "grace_period")
+            duration(v, p, c.grace_period);
+        else if (key == "grace_period_max")
+            duration(v, p, c.grace_period_max);
+        else if (key == "stop_debounce")
+            duration(v, p, c.stop_debounce);
+        else if (key == "stop_threshold") {
+            std::string t;
+            threshold(v, p, c.stop_percent, t);
+        } else if (key == "resume_threshold") {
+            std::string t;
+            threshold(v, p, c.resume_percent, t);
+        } else if (key == "watched")
+            watched(v, p, c);
         else if (key == "miner") {
-            if (!v.is_string()) { error(p, "expected a unit name or cgroup path string, got " + shown(v)); continue; }
+            if (!v.is_string()) {
+                error(p, "expected a unit name or cgroup path string, got " + shown(v));
+                continue;
+            }
             auto t = parse_target(v.get<std::string>());
-            if (t) c.miner = *t; else error(p, t.error().message);
+            if (t)
+                c.miner = *t;
+            else
+                error(p, t.error().message);
         } else if (key == "metrics_file") {
             if (!v.is_string() || v.get<std::string>().empty() || !v.get<std::string>().starts_with("/"))
-                error(p, "expected an absolute path, e.g. \"/var/lib/prometheus/node-exporter/xmrig-auto-pause.prom\", got " +
-                             shown(v));
-            else c.metrics_file = v.get<std::string>();
+                error(p,
+                      "expected an absolute path, e.g. \"/var/lib/prometheus/node-exporter/xmrig-auto-pause.prom\", "
+                      "got " +
+                          shown(v));
+            else
+                c.metrics_file = v.get<std::string>();
         } else if (key == "log_level") {
             static const std::set<std::string> kLevels = {"debug", "info", "warning", "error"};
             if (!v.is_string() || !kLevels.contains(v.get<std::string>()))
                 error(p, "expected one of \"debug\", \"info\", \"warning\", \"error\", got " + shown(v));
-            else c.log_level = v.get<std::string>();
+            else
+                c.log_level = v.get<std::string>();
         } else {
-            error(p, "unknown key (known: poll_interval, grace_period, grace_period_max, stop_debounce, "
-                     "stop_threshold, resume_threshold, miner, watched, metrics_file, log_level)");
+            error(p,
+                  "unknown key (known: poll_interval, grace_period, grace_period_max, stop_debounce, "
+                  "stop_threshold, resume_threshold, miner, watched, metrics_file, log_level)");
         }
     }
     // Defaults of grace_period_max follow a raised grace_period, so setting only grace works.
@@ -222,9 +246,12 @@ std::vector<std::string> duplicate_keys(const std::string& text)
     std::vector<std::string> dups;
     std::vector<std::set<std::string>> stack;
     json::parser_callback_t cb = [&](int, json::parse_event_t ev, json& parsed) {
-        if (ev == json::parse_event_t::object_start) stack.emplace_back();
-        else if (ev == json::parse_event_t::object_end && !stack.empty()) stack.pop_back();
-        else if (ev == json::parse_event_t::key && !stack.empty() && !stack.back().insert(parsed.get<std::string>()).second)
+        if (ev == json::parse_event_t::object_start)
+            stack.emplace_back();
+        else if (ev == json::parse_event_t::object_end && !stack.empty())
+            stack.pop_back();
+        else if (ev == json::parse_event_t::key && !stack.empty() &&
+                 !stack.back().insert(parsed.get<std::string>()).second)
             dups.push_back(parsed.get<std::string>());
         return true;
     };
@@ -240,8 +267,8 @@ Result<Duration> parse_duration(const std::string& text)
     std::string suffix;
     if (!split_number(text, seconds, suffix))
         return Error{0, "expected a duration like 0.2, \"200ms\", \"15s\" or \"2min\", got \"" + text + "\""};
-    static const std::map<std::string, double> kUnits = {{"", 1},    {"ms", 1e-3}, {"s", 1},   {"sec", 1},
-                                                         {"m", 60},  {"min", 60},  {"h", 3600}};
+    static const std::map<std::string, double> kUnits = {{"", 1},   {"ms", 1e-3}, {"s", 1},   {"sec", 1},
+                                                         {"m", 60}, {"min", 60},  {"h", 3600}};
     const auto unit = kUnits.find(suffix);
     if (unit == kUnits.end())
         return Error{0, "unknown duration unit \"" + suffix + "\" in \"" + text + "\" (use ms, s, min or h)"};

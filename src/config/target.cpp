@@ -9,7 +9,7 @@ namespace {
 
 // Unit types that own a cgroup.
 constexpr std::array<std::string_view, 6> kCgroupUnitSuffixes = {".service", ".scope", ".slice",
-                                                                   ".socket", ".mount", ".swap"};
+                                                                 ".socket",  ".mount", ".swap"};
 
 bool has_cgroup_suffix(const std::string& name)
 {

@@ -6,7 +6,10 @@
 namespace xap {
 namespace {
 
-double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Duration d)
+{
+    return std::chrono::duration<double>(d).count();
+}
 
 std::string format_seconds(Duration d)
 {
@@ -157,7 +160,9 @@ void Controller::decide_owned(Decision& d, const Reading& r, const MinerState& m
     if (std::string why = must_thaw_now(miner); !why.empty())
         thaw(d, std::move(why), now);
     else if (quiet_ >= grace_)
-        thaw(d, "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) + " (system CPU " + r.why + ")",
+        thaw(d,
+             "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) + " (system CPU " + r.why +
+                 ")",
              now);
 }
 

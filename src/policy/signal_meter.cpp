@@ -6,12 +6,18 @@
 namespace xap {
 namespace {
 
-constexpr std::array<const char*, CpuTimes::Count> kFieldNames = {
-    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice"};
+constexpr std::array<const char*, CpuTimes::Count> kFieldNames = {"user", "nice",    "system", "idle",  "iowait",
+                                                                  "irq",  "softirq", "steal",  "guest", "guest_nice"};
 
-double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Duration d)
+{
+    return std::chrono::duration<double>(d).count();
+}
 
-double clamp_percent(double p) { return std::clamp(p, 0.0, 100.0); }
+double clamp_percent(double p)
+{
+    return std::clamp(p, 0.0, 100.0);
+}
 
 Window dropped(WindowKind kind, Duration length, std::string why, std::size_t services)
 {

@@ -43,6 +43,9 @@ Status ClaimStore::save(const Claim& claim) const
     return atomic_write_file(dir_, kFileName, j.dump() + "\n");
 }
 
-Status ClaimStore::clear() const { return remove_file_durably(dir_, kFileName); }
+Status ClaimStore::clear() const
+{
+    return remove_file_durably(dir_, kFileName);
+}
 
 }  // namespace xap

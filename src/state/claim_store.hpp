@@ -11,7 +11,7 @@
 namespace xap {
 
 struct Claim {
-    std::string miner;     // the cgroup path (display form) the freeze was written to
+    std::string miner;          // the cgroup path (display form) the freeze was written to
     std::string identity;       // which cgroup instance: "cgroup-id:N"; never empty
     std::string invocation_id;  // systemd's InvocationID of the miner at the freeze, when known
     std::int64_t since_unix = 0;

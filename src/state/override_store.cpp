@@ -12,9 +12,12 @@ namespace xap {
 std::string to_string(Manual m)
 {
     switch (m) {
-    case Manual::Pause: return "pause";
-    case Manual::Resume: return "resume";
-    case Manual::Auto: break;
+        case Manual::Pause:
+            return "pause";
+        case Manual::Resume:
+            return "resume";
+        case Manual::Auto:
+            break;
     }
     return "auto";
 }
@@ -36,10 +39,14 @@ Result<Override> OverrideStore::load() const
         const auto j = nlohmann::json::parse(*text);
         Override o;
         const auto mode = j.at("mode").get<std::string>();
-        if (mode == "pause") o.mode = Manual::Pause;
-        else if (mode == "resume") o.mode = Manual::Resume;
-        else if (mode != "auto") throw std::runtime_error("mode must be pause, resume or auto, got \"" + mode + "\"");
-        if (j.contains("until_unix") && !j.at("until_unix").is_null()) o.until_unix = j.at("until_unix").get<std::int64_t>();
+        if (mode == "pause")
+            o.mode = Manual::Pause;
+        else if (mode == "resume")
+            o.mode = Manual::Resume;
+        else if (mode != "auto")
+            throw std::runtime_error("mode must be pause, resume or auto, got \"" + mode + "\"");
+        if (j.contains("until_unix") && !j.at("until_unix").is_null())
+            o.until_unix = j.at("until_unix").get<std::int64_t>();
         o.set_unix = j.value("set_unix", std::int64_t{0});
         return o;
     } catch (const std::exception& e) {
@@ -54,6 +61,9 @@ Status OverrideStore::save(const Override& o) const
     return atomic_write_file(dir_, kFileName, j.dump() + "\n");
 }
 
-Status OverrideStore::clear() const { return remove_file_durably(dir_, kFileName); }
+Status OverrideStore::clear() const
+{
+    return remove_file_durably(dir_, kFileName);
+}
 
 }  // namespace xap

@@ -13,7 +13,10 @@ Error parse_error(std::string_view path, const std::string& what, std::string_vi
     return Error{0, std::string(path) + ": " + what + " (read: \"" + shown + "\")"};
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
 
 // Splits off the next whitespace-separated word of a line.
 std::string_view next_word(std::string_view& line)
@@ -67,8 +70,7 @@ std::string unescape_octal(std::string_view s)
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size()) {
             const auto d = s.substr(i + 1, 3);
-            if (d[0] >= '0' && d[0] <= '3' && d[1] >= '0' && d[1] <= '7' && d[2] >= '0' &&
-                d[2] <= '7') {
+            if (d[0] >= '0' && d[0] <= '3' && d[1] >= '0' && d[1] <= '7' && d[2] >= '0' && d[2] <= '7') {
                 out += static_cast<char>((d[0] - '0') * 64 + (d[1] - '0') * 8 + (d[2] - '0'));
                 i += 3;
                 continue;

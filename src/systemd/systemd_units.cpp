@@ -84,8 +84,8 @@ Result<std::unique_ptr<SystemdUnits>> SystemdUnits::connect(sd_event* loop, OnCh
     BusError err;
     if (int r = sd_bus_call_method(bus, kDest, kManagerPath, kManager, "Subscribe", &err.e, nullptr, ""); r < 0)
         return bus_error(r, err.e, "subscribing to systemd's signals");
-    if (int r = sd_bus_match_signal(bus, &self->reload_match_, kDest, kManagerPath, kManager, "Reloading",
-                                    on_reloading, self.get());
+    if (int r = sd_bus_match_signal(bus, &self->reload_match_, kDest, kManagerPath, kManager, "Reloading", on_reloading,
+                                    self.get());
         r < 0)
         return Error{-r, "cannot watch systemd reloads"};
     return self;
@@ -135,8 +135,10 @@ Status SystemdUnits::refresh(const std::string& unit, Watched& w)
     };
     const std::string type_iface = unit_type_interface(unit);
     const Field fields[] = {
-        {kUnit, "LoadState", &info.load_state},         {kUnit, "ActiveState", &info.active_state},
-        {kUnit, "SubState", &info.sub_state},           {kUnit, "FreezerState", &info.freezer_state},
+        {kUnit, "LoadState", &info.load_state},
+        {kUnit, "ActiveState", &info.active_state},
+        {kUnit, "SubState", &info.sub_state},
+        {kUnit, "FreezerState", &info.freezer_state},
         {type_iface.c_str(), "ControlGroup", &info.control_group},
     };
     for (const Field& f : fields) {

@@ -10,8 +10,8 @@
 namespace xap {
 
 struct Error {
-    int errno_value = 0;   // 0 when the error is not an OS error (a parse error, say)
-    std::string message;   // names the path and the offending value
+    int errno_value = 0;  // 0 when the error is not an OS error (a parse error, say)
+    std::string message;  // names the path and the offending value
 
     // ENOENT/ENODEV on a cgroup file means "the cgroup went away": a normal state, not a fault.
     [[nodiscard]] bool is_gone() const { return errno_value == ENOENT || errno_value == ENODEV; }

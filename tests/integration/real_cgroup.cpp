@@ -23,7 +23,10 @@ std::string read_text(const std::string& path)
     return ss.str();
 }
 
-bool file_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool file_exists(const std::string& path)
+{
+    return ::access(path.c_str(), F_OK) == 0;
+}
 
 static void write_text(const std::string& path, const std::string& value)
 {
@@ -42,8 +45,10 @@ std::string real_cgroup_unavailable_reason()
     if (::mkdir(probe.c_str(), 0755) != 0)
         return "cannot create a cgroup under " + (*hierarchy)->mount_point() + ": " + std::strerror(errno);
     std::string reason;
-    if (!file_exists(probe + "/cgroup.freeze")) reason = "the cgroup v2 freezer (cgroup.freeze) is missing";
-    else if (!file_exists(probe + "/cpu.stat")) reason = "cpu.stat is missing from cgroup v2";
+    if (!file_exists(probe + "/cgroup.freeze"))
+        reason = "the cgroup v2 freezer (cgroup.freeze) is missing";
+    else if (!file_exists(probe + "/cpu.stat"))
+        reason = "cpu.stat is missing from cgroup v2";
     ::rmdir(probe.c_str());
     return reason;
 }

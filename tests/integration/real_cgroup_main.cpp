@@ -16,8 +16,10 @@ int main(int argc, char** argv)
     if (!reason.empty()) {
         const char* required = std::getenv("XAP_REQUIRE_REAL_CGROUP");
         if (required && std::string(required) == "1") {
-            std::fprintf(stderr, "FAIL: the real-cgroup tests must run here (XAP_REQUIRE_REAL_CGROUP=1) but "
-                                 "cannot: %s\n", reason.c_str());
+            std::fprintf(stderr,
+                         "FAIL: the real-cgroup tests must run here (XAP_REQUIRE_REAL_CGROUP=1) but "
+                         "cannot: %s\n",
+                         reason.c_str());
             return 1;
         }
         std::fprintf(stderr, "SKIPPED: real-cgroup tests not run: %s\n", reason.c_str());

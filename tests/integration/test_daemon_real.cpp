@@ -16,7 +16,10 @@ namespace {
 constexpr auto kPoll = 200ms;
 constexpr auto kGrace = 1500ms;
 
-std::string seconds(std::chrono::milliseconds d) { return std::to_string(static_cast<double>(d.count()) / 1000.0); }
+std::string seconds(std::chrono::milliseconds d)
+{
+    return std::to_string(static_cast<double>(d.count()) / 1000.0);
+}
 
 // One scratch cgroup tree with a miner running in it, and a place for the daemon's files.
 struct Bench {
@@ -34,8 +37,8 @@ struct Bench {
             std::vector<std::string>{XAP_MINER_STANDIN, "--threads", "2", "--scratchpad-kib", "2048", "--nice",
                                      std::to_string(miner_nice), "--report-interval", "1"},
             cg.abs("miner") + "/cgroup.procs", tmp.path("miner.log"));
-        REQUIRE(wait_until([&] { return cg.read("miner", "cgroup.events").find("populated 1") != std::string::npos; },
-                           5s));
+        REQUIRE(
+            wait_until([&] { return cg.read("miner", "cgroup.events").find("populated 1") != std::string::npos; }, 5s));
     }
 
     std::string config(const std::string& watched_json = "{}") const
@@ -50,8 +53,8 @@ struct Bench {
 
     std::unique_ptr<Process> daemon(const std::string& config_path, std::vector<std::string> extra = {}) const
     {
-        std::vector<std::string> argv = {XAP_DAEMON, "--config", config_path, "--state-dir", tmp.path("state"),
-                                         "--log-level", "debug"};
+        std::vector<std::string> argv = {XAP_DAEMON,        "--config",    config_path, "--state-dir",
+                                         tmp.path("state"), "--log-level", "debug"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         const std::size_t started = count("watching with ");
         auto p = std::make_unique<Process>(argv, "", tmp.path("daemon.log"));
@@ -135,8 +138,7 @@ TEST_CASE("a watched cgroup's light load, below the system threshold, freezes th
     // 12% of one core: 6% of a 2-CPU machine, far below the 15% system stop threshold.
     auto game = b.load("game", {"--duty", "12", "--period-ms", "10"});
     REQUIRE(wait_until([&] { return b.frozen(); }, 10s));
-    CHECK(b.log().find("freezing " + b.cg.abs("miner") + ": watched " + b.cg.config_path("game")) !=
-          std::string::npos);
+    CHECK(b.log().find("freezing " + b.cg.abs("miner") + ": watched " + b.cg.config_path("game")) != std::string::npos);
     CHECK(b.log().find("system CPU") == std::string::npos);  // the service signal alone did it
     game->signal(SIGKILL);
     game->wait();

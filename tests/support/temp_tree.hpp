@@ -48,8 +48,8 @@ public:
                 bool frozen = false) const
     {
         write(rel + "/cpu.stat", "usage_usec " + std::to_string(usage_usec) + "\nuser_usec 0\nsystem_usec 0\n");
-        write(rel + "/cgroup.events", std::string("populated ") + (populated ? "1" : "0") + "\nfrozen " +
-                                          (frozen ? "1" : "0") + "\n");
+        write(rel + "/cgroup.events",
+              std::string("populated ") + (populated ? "1" : "0") + "\nfrozen " + (frozen ? "1" : "0") + "\n");
         write(rel + "/cgroup.freeze", freeze ? "1\n" : "0\n");
     }
 

@@ -29,7 +29,8 @@ struct Options {
     int nice = 0;
 };
 
-void print_help() {
+void print_help()
+{
     std::printf(
         "Usage: %s [options]\n"
         "Foreground CPU load: each thread spins on real arithmetic for DUTY%% of\n"
@@ -43,7 +44,8 @@ void print_help() {
         kProg.data());
 }
 
-Options parse_options(int argc, char** argv) {
+Options parse_options(int argc, char** argv)
+{
     Options o;
     ArgReader args(kProg, argc, argv);
     while (args.next()) {
@@ -73,7 +75,8 @@ std::atomic<std::uint64_t> g_sink{0};
 
 // A dependent multiply/xorshift chain: pure ALU work the compiler cannot
 // drop or vectorise away, roughly a microsecond per call.
-std::uint64_t burn(std::uint64_t x) {
+std::uint64_t burn(std::uint64_t x)
+{
     for (int i = 0; i < 256; ++i) {
         x = x * 0x9E3779B97F4A7C15ull + 1;
         x ^= x >> 31;
@@ -83,18 +86,21 @@ std::uint64_t burn(std::uint64_t x) {
 
 // Spins until the monotonic clock reaches `until_ns`. clock_gettime is a
 // vDSO call, so the loop stays in user space.
-std::uint64_t busy_until(std::int64_t until_ns, std::uint64_t x) {
+std::uint64_t busy_until(std::int64_t until_ns, std::uint64_t x)
+{
     while (now_ns() < until_ns) x = burn(x);
     return x;
 }
 
-void sleep_until(std::int64_t deadline_ns) {
+void sleep_until(std::int64_t deadline_ns)
+{
     timespec ts = to_timespec(deadline_ns);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
 }
 
-void worker_main(const Options& o, std::string& error, std::latch& started) {
+void worker_main(const Options& o, std::string& error, std::latch& started)
+{
     error = set_thread_nice(o.nice);
     started.count_down();
     if (!error.empty()) return;
@@ -120,7 +126,8 @@ void worker_main(const Options& o, std::string& error, std::latch& started) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     Options o = parse_options(argc, argv);
     sigset_t sigs = block_stop_signals();
 

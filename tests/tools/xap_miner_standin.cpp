@@ -37,7 +37,8 @@ struct Options {
     std::string work_file;
 };
 
-void print_help() {
+void print_help()
+{
     std::printf(
         "Usage: %s [options]\n"
         "Stand-in for a RandomX CPU miner: per-thread scratchpads walked with\n"
@@ -57,7 +58,8 @@ void print_help() {
         kProg.data(), kAccessesPerHash, online_cpus());
 }
 
-Options parse_options(int argc, char** argv) {
+Options parse_options(int argc, char** argv)
+{
     Options o;
     ArgReader args(kProg, argc, argv);
     while (args.next()) {
@@ -95,14 +97,16 @@ struct alignas(64) WorkerSlot {
     std::string error;  // written before the start latch, read after it
 };
 
-std::uint64_t splitmix64(std::uint64_t& x) {
+std::uint64_t splitmix64(std::uint64_t& x)
+{
     std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
-std::vector<std::uint64_t> make_scratchpad(long kib, std::uint64_t seed) {
+std::vector<std::uint64_t> make_scratchpad(long kib, std::uint64_t seed)
+{
     std::vector<std::uint64_t> pad(std::size_t(kib) * 1024 / sizeof(std::uint64_t));
     for (auto& w : pad) w = splitmix64(seed);
     return pad;
@@ -111,7 +115,8 @@ std::vector<std::uint64_t> make_scratchpad(long kib, std::uint64_t seed) {
 // The dependent walk. The address comes from the high bits of the state,
 // which depends on the previous load; the add of an odd constant keeps the
 // state from ever collapsing to a zero fixed point.
-std::uint64_t one_hash(std::uint64_t* pad, std::uint64_t words, std::uint64_t state) {
+std::uint64_t one_hash(std::uint64_t* pad, std::uint64_t words, std::uint64_t state)
+{
     for (int i = 0; i < kAccessesPerHash; ++i) {
         std::uint64_t idx = ((state >> 32) * words) >> 32;
         std::uint64_t v = pad[idx];
@@ -125,7 +130,8 @@ std::uint64_t one_hash(std::uint64_t* pad, std::uint64_t words, std::uint64_t st
 std::atomic<bool> g_stop{false};
 std::atomic<std::uint64_t> g_sink{0};  // keeps the walk observable to the optimiser
 
-void worker_main(const Options& o, std::size_t index, WorkerSlot& slot, std::latch& started) {
+void worker_main(const Options& o, std::size_t index, WorkerSlot& slot, std::latch& started)
+{
     if (o.nice) slot.error = set_thread_nice(*o.nice);
     std::uint64_t seed = std::uint64_t{0x5EED0000} + index;
     // Allocated here, not in main, so first-touch places it on this
@@ -146,7 +152,8 @@ void worker_main(const Options& o, std::size_t index, WorkerSlot& slot, std::lat
 
 // ---------------------------------------------------------------- reporting
 
-std::uint64_t total_hashes(const WorkerSlot* slots, std::size_t n) {
+std::uint64_t total_hashes(const WorkerSlot* slots, std::size_t n)
+{
     std::uint64_t total = 0;
     for (std::size_t i = 0; i < n; ++i) total += slots[i].hashes.load(std::memory_order_relaxed);
     return total;
@@ -154,7 +161,8 @@ std::uint64_t total_hashes(const WorkerSlot* slots, std::size_t n) {
 
 // Write-temp-then-rename so a reader never sees a torn number, even if we
 // are frozen or SIGKILLed halfway through a write.
-bool write_work_file(const std::string& path, std::uint64_t total) {
+bool write_work_file(const std::string& path, std::uint64_t total)
+{
     std::string tmp = path + ".tmp." + std::to_string(getpid());
     {
         std::ofstream out(tmp, std::ios::trunc);
@@ -165,13 +173,15 @@ bool write_work_file(const std::string& path, std::uint64_t total) {
     return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-void update_work_file(const Options& o, std::uint64_t total) {
+void update_work_file(const Options& o, std::uint64_t total)
+{
     if (o.work_file.empty() || write_work_file(o.work_file, total)) return;
     std::fprintf(stderr, "%s: cannot write --work-file '%s': %s\n", kProg.data(), o.work_file.c_str(),
                  errno_text(errno).c_str());
 }
 
-void print_report(double rate, std::uint64_t total) {
+void print_report(double rate, std::uint64_t total)
+{
     std::printf("hashrate %.1f H/s total %llu\n", rate, (unsigned long long)total);
     std::fflush(stdout);
 }
@@ -179,7 +189,8 @@ void print_report(double rate, std::uint64_t total) {
 // Main-thread loop: prints one line per interval until a stop signal or the
 // duration ends. Deadlines are absolute so output does not drift, but after
 // a long freeze we restart the schedule instead of bursting missed reports.
-void report_loop(const Options& o, const sigset_t& sigs, const WorkerSlot* slots, std::int64_t start) {
+void report_loop(const Options& o, const sigset_t& sigs, const WorkerSlot* slots, std::int64_t start)
+{
     const std::int64_t interval = seconds_to_ns(o.report_interval_s);
     const std::int64_t end = o.duration_s ? start + seconds_to_ns(*o.duration_s) : INT64_MAX;
     std::int64_t next = start + interval, last_t = start;
@@ -200,14 +211,16 @@ void report_loop(const Options& o, const sigset_t& sigs, const WorkerSlot* slots
     }
 }
 
-void stop_and_join(std::vector<std::thread>& workers) {
+void stop_and_join(std::vector<std::thread>& workers)
+{
     g_stop.store(true, std::memory_order_relaxed);
     for (auto& w : workers) w.join();
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     Options o = parse_options(argc, argv);
     if (!o.work_file.empty() && !write_work_file(o.work_file, 0)) {
         runtime_error(kProg, "cannot write --work-file '" + o.work_file + "': " + errno_text(errno));

@@ -31,7 +31,8 @@ struct Options {
     bool json = false;
 };
 
-void print_help() {
+void print_help()
+{
     std::printf(
         "Usage: %s [options]\n"
         "Pointer chase over a random cyclic permutation (Sattolo) of 64-byte nodes;\n"
@@ -51,7 +52,8 @@ void print_help() {
         kProg.data());
 }
 
-Options parse_options(int argc, char** argv) {
+Options parse_options(int argc, char** argv)
+{
     Options o;
     bool iterations_given = false;
     ArgReader args(kProg, argc, argv);
@@ -93,7 +95,8 @@ static_assert(sizeof(Node) == 64);
 
 // Sattolo's algorithm yields a single cycle covering every node, so the
 // chase never settles into a short loop that would fit in L1.
-std::vector<Node> build_cycle(long size_kib, std::uint64_t seed) {
+std::vector<Node> build_cycle(long size_kib, std::uint64_t seed)
+{
     std::size_t n = std::size_t(size_kib) * 1024 / sizeof(Node);
     if (n < 2) n = 2;
     std::vector<std::size_t> perm(n);
@@ -114,12 +117,14 @@ const Node* volatile g_sink = nullptr;
 
 // The loop body is nothing but the dependent load; the result is returned
 // so the compiler must perform every hop.
-const Node* chase(const Node* p, long long steps) {
+const Node* chase(const Node* p, long long steps)
+{
     for (long long i = 0; i < steps; ++i) p = p->next;
     return p;
 }
 
-void pin_to_cpu(int cpu) {
+void pin_to_cpu(int cpu)
+{
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(std::size_t(cpu), &set);
@@ -130,7 +135,8 @@ void pin_to_cpu(int cpu) {
 
 // CPU time of this thread: unlike wall time it excludes waiting for a CPU,
 // so wall vs CPU ns per access separates time-sharing from cache misses.
-std::int64_t thread_cpu_ns() {
+std::int64_t thread_cpu_ns()
+{
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
@@ -145,7 +151,8 @@ struct Measurement {
     double cpu_per_access() const { return double(cpu_ns) / double(accesses); }
 };
 
-void print_one_shot(const Options& o, const Measurement& m) {
+void print_one_shot(const Options& o, const Measurement& m)
+{
     if (o.json) {
         std::printf("{\"size_kib\":%ld,\"iterations\":%lld,\"ns_per_access\":%.3f,\"cpu_ns_per_access\":%.3f}\n",
                     o.size_kib, m.accesses, m.wall_per_access(), m.cpu_per_access());
@@ -154,21 +161,24 @@ void print_one_shot(const Options& o, const Measurement& m) {
     }
 }
 
-void print_sample(const Options& o, double t_s, const Measurement& m) {
+void print_sample(const Options& o, double t_s, const Measurement& m)
+{
     if (o.json) {
-        std::printf("{\"t_s\":%.3f,\"size_kib\":%ld,\"ns_per_access\":%.3f,\"cpu_ns_per_access\":%.3f,"
-                    "\"accesses\":%lld}\n",
-                    t_s, o.size_kib, m.wall_per_access(), m.cpu_per_access(), m.accesses);
+        std::printf(
+            "{\"t_s\":%.3f,\"size_kib\":%ld,\"ns_per_access\":%.3f,\"cpu_ns_per_access\":%.3f,"
+            "\"accesses\":%lld}\n",
+            t_s, o.size_kib, m.wall_per_access(), m.cpu_per_access(), m.accesses);
     } else {
-        std::printf("t_s %.3f ns_per_access %.3f cpu_ns_per_access %.3f accesses %lld\n", t_s,
-                    m.wall_per_access(), m.cpu_per_access(), m.accesses);
+        std::printf("t_s %.3f ns_per_access %.3f cpu_ns_per_access %.3f accesses %lld\n", t_s, m.wall_per_access(),
+                    m.cpu_per_access(), m.accesses);
     }
     std::fflush(stdout);
 }
 
 // Chases in small chunks between clock reads, so the clock overhead stays
 // well under 1% while an interval still ends within a few microseconds.
-Measurement chase_until(const Node*& p, std::int64_t deadline) {
+Measurement chase_until(const Node*& p, std::int64_t deadline)
+{
     constexpr long long kChunk = 4096;
     Measurement m;
     std::int64_t t0 = now_ns(), c0 = thread_cpu_ns(), t = t0;
@@ -183,7 +193,8 @@ Measurement chase_until(const Node*& p, std::int64_t deadline) {
     return m;
 }
 
-const Node* run_periodic(const Options& o, const Node* p) {
+const Node* run_periodic(const Options& o, const Node* p)
+{
     const std::int64_t interval = std::int64_t(*o.interval_ms * 1e6);
     const std::int64_t start = now_ns();
     const std::int64_t end = o.duration_s ? start + seconds_to_ns(*o.duration_s) : INT64_MAX;
@@ -196,7 +207,8 @@ const Node* run_periodic(const Options& o, const Node* p) {
     return p;
 }
 
-Measurement run_one_shot(const Options& o, const Node*& p) {
+Measurement run_one_shot(const Options& o, const Node*& p)
+{
     Measurement m;
     m.accesses = o.iterations;
     std::int64_t t0 = now_ns(), c0 = thread_cpu_ns();
@@ -208,7 +220,8 @@ Measurement run_one_shot(const Options& o, const Node*& p) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     Options o = parse_options(argc, argv);
     // Only periodic mode runs open-ended and needs a clean stop; a one-shot
     // run keeps the default action so SIGTERM still ends it at once.

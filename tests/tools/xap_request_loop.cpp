@@ -31,7 +31,8 @@ struct Options {
     bool json = false;
 };
 
-void print_help() {
+void print_help()
+{
     std::printf(
         "Usage: %s [options]\n"
         "Runs requests that each walk a fixed buffer (dependent, random line order,\n"
@@ -47,7 +48,8 @@ void print_help() {
         kProg.data(), kDefaultDurationS);
 }
 
-Options parse_options(int argc, char** argv) {
+Options parse_options(int argc, char** argv)
+{
     Options o;
     ArgReader args(kProg, argc, argv);
     while (args.next()) {
@@ -84,7 +86,8 @@ static_assert(sizeof(Node) == 64);
 
 // A single random cycle (Sattolo) so the walk visits every line once per
 // request and hardware prefetch cannot predict the next line.
-std::vector<Node> build_buffer(long kib) {
+std::vector<Node> build_buffer(long kib)
+{
     std::size_t n = std::max<std::size_t>(2, std::size_t(kib) * 1024 / sizeof(Node));
     std::vector<std::size_t> perm(n);
     for (std::size_t i = 0; i < n; ++i) perm[i] = i;
@@ -98,7 +101,8 @@ std::vector<Node> build_buffer(long kib) {
     return nodes;
 }
 
-Node* one_request(Node* p, std::size_t nodes) {
+Node* one_request(Node* p, std::size_t nodes)
+{
     for (std::size_t i = 0; i < nodes; ++i) {
         p->touched++;
         p = p->next;
@@ -106,7 +110,8 @@ Node* one_request(Node* p, std::size_t nodes) {
     return p;
 }
 
-void sleep_ms(double ms) {
+void sleep_ms(double ms)
+{
     if (ms <= 0) return;
     timespec ts = to_timespec(std::int64_t(ms * 1e6));
     // An EINTR here means SIGTERM/SIGINT: the caller checks the flag next.
@@ -114,28 +119,32 @@ void sleep_ms(double ms) {
 }
 
 // Nearest-rank percentile on sorted data: always an observed value.
-double percentile_us(const std::vector<std::int64_t>& sorted, double pct) {
+double percentile_us(const std::vector<std::int64_t>& sorted, double pct)
+{
     if (sorted.empty()) return 0;
     auto rank = std::size_t(std::ceil(pct / 100.0 * double(sorted.size())));
     rank = std::clamp<std::size_t>(rank, 1, sorted.size());
     return double(sorted[rank - 1]) / 1e3;
 }
 
-double mean_us(const std::vector<std::int64_t>& v) {
+double mean_us(const std::vector<std::int64_t>& v)
+{
     if (v.empty()) return 0;
     double sum = 0;
     for (auto x : v) sum += double(x);
     return sum / double(v.size()) / 1e3;
 }
 
-void print_stats(const Options& o, std::vector<std::int64_t>& lat) {
+void print_stats(const Options& o, std::vector<std::int64_t>& lat)
+{
     std::sort(lat.begin(), lat.end());
     double p50 = percentile_us(lat, 50), p95 = percentile_us(lat, 95), p99 = percentile_us(lat, 99);
     double max = lat.empty() ? 0 : double(lat.back()) / 1e3;
     if (o.json) {
-        std::printf("{\"requests\":%zu,\"work_kib\":%ld,\"gap_ms\":%g,\"mean_us\":%.1f,\"p50_us\":%.1f,"
-                    "\"p95_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
-                    lat.size(), o.work_kib, o.gap_ms, mean_us(lat), p50, p95, p99, max);
+        std::printf(
+            "{\"requests\":%zu,\"work_kib\":%ld,\"gap_ms\":%g,\"mean_us\":%.1f,\"p50_us\":%.1f,"
+            "\"p95_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+            lat.size(), o.work_kib, o.gap_ms, mean_us(lat), p50, p95, p99, max);
     } else {
         std::printf("requests %zu mean_us %.1f p50_us %.1f p95_us %.1f p99_us %.1f max_us %.1f\n", lat.size(),
                     mean_us(lat), p50, p95, p99, max);
@@ -147,7 +156,8 @@ Node* volatile g_sink = nullptr;
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     Options o = parse_options(argc, argv);
     install_stop_flag_handler();
     std::vector<Node> nodes = build_buffer(o.work_kib);

@@ -60,8 +60,9 @@ TEST_CASE("the sampler reads /proc/stat, the miner and each watched service", "[
 {
     test::TempTree t;
     auto fs = fake_fs(t);
-    t.write("proc/stat", "cpu  100 200 300 400 0 0 0 0 0 0\ncpu0 50 100 150 200 0 0 0 0 0 0\n"
-                         "cpu1 50 100 150 200 0 0 0 0 0 0\nintr 1 2 3\n");
+    t.write("proc/stat",
+            "cpu  100 200 300 400 0 0 0 0 0 0\ncpu0 50 100 150 200 0 0 0 0 0 0\n"
+            "cpu1 50 100 150 200 0 0 0 0 0 0\nintr 1 2 3\n");
     t.cgroup("cg/m", 1000, true, false, false);
     t.cgroup("cg/a", 2000);
     t.write("cg/b/cpu.stat", "nonsense\n");
@@ -142,8 +143,7 @@ TEST_CASE("ownership: no claim, no freeze; a failed freeze withdraws its claim",
     CHECK_FALSE(std::filesystem::exists(t.path("state/claim.json")));
 }
 
-TEST_CASE("release thaws only a freeze that is ours, and drops a stale claim without touching the miner",
-          "[state]")
+TEST_CASE("release thaws only a freeze that is ours, and drops a stale claim without touching the miner", "[state]")
 {
     struct Row {
         const char* what;

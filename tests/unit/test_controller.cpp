@@ -118,8 +118,7 @@ TEST_CASE("a restarted watched service gives no pressure and no idle credit", "[
     for (int i = 0; i < 5; ++i) CHECK(fresh.apply(restarted).action == Action::None);
 }
 
-TEST_CASE("dropped windows give neither pressure nor idle credit; a suspend restarts the grace period",
-          "[policy]")
+TEST_CASE("dropped windows give neither pressure nor idle credit; a suspend restarts the grace period", "[policy]")
 {
     SECTION("a counter reset breaks the debounce streak")
     {
@@ -246,8 +245,7 @@ TEST_CASE("never freezes a miner that is not running; thaws at once when it stop
     }
 }
 
-TEST_CASE("resume back-off doubles the grace period on repeated freezes and resets after a calm spell",
-          "[policy]")
+TEST_CASE("resume back-off doubles the grace period on repeated freezes and resets after a calm spell", "[policy]")
 {
     PolicySim sim(fast_settings());  // grace 5 s, cap 20 s
     const std::vector<int> expected_quiet = {5, 10, 20, 20};

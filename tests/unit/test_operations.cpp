@@ -143,8 +143,10 @@ TEST_CASE("the status report round-trips through JSON and renders as Prometheus 
         const std::size_t nl = prom.find('\n', at);
         const std::string line = prom.substr(at, nl - at);
         at = nl + 1;
-        if (line.starts_with("# TYPE ")) family = line.substr(7, line.find(' ', 7) - 7);
-        else if (!line.starts_with("#")) CHECK(line.starts_with(family));
+        if (line.starts_with("# TYPE "))
+            family = line.substr(7, line.find(' ', 7) - 7);
+        else if (!line.starts_with("#"))
+            CHECK(line.starts_with(family));
     }
 }
 
@@ -214,7 +216,8 @@ TEST_CASE("a recording replays to the decisions that were made live", "[operatio
     relaxed.watched[0].threshold_percent = 50;
     std::size_t freezes = 0;
     in = std::fopen(file.c_str(), "r");
-    auto other = replay(in, file, relaxed, [&](const ReplayEvent& e) { freezes += e.decision.action == Action::Freeze; });
+    auto other =
+        replay(in, file, relaxed, [&](const ReplayEvent& e) { freezes += e.decision.action == Action::Freeze; });
     std::fclose(in);
     REQUIRE(other.ok());
     CHECK(freezes == sum->freezes - 1);

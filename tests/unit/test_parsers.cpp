@@ -15,7 +15,7 @@ TEST_CASE("/proc/stat: aggregate cpu line with 4 to 11 numbers, online CPUs from
         {"cpu  4705 150 1120 16250 520 0 24 7 3 1\ncpu0 2352 75 560 8125 260 0 12 3 1 0\n"
          "cpu1 2353 75 560 8125 260 0 12 4 2 1\nintr 12345 0 0\nctxt 999\n",
          4705, 150, 16250, 7, 3, 2},
-        {"cpu 10 20 30 40\ncpu0 10 20 30 40\n", 10, 20, 40, 0, 0, 1},                     // 2.4-era: 4 fields
+        {"cpu 10 20 30 40\ncpu0 10 20 30 40\n", 10, 20, 40, 0, 0, 1},                        // 2.4-era: 4 fields
         {"cpu  1 2 3 4 5 6 7 8 9 10 11\ncpu0 1 2 3 4 5 6 7 8 9 10 11\n", 1, 2, 4, 8, 9, 1},  // an 11th is ignored
         {"  cpu   1   2   3   4   5  \t 6 7 8\ncpu0 1 2 3 4 5 6 7 8\ncpu3 0 0 0 0 0 0 0 0\n", 1, 2, 4, 8, 0, 2},
         {"cpu 1 2 3 4 5 6 7 8 0 0\r\ncpu0 1 2 3 4 5 6 7 8 0 0\r\n", 1, 2, 4, 8, 0, 1},
@@ -58,9 +58,10 @@ TEST_CASE("/proc/stat: malformed text is an error naming the path and the proble
 
 TEST_CASE("cpu.stat usage_usec", "[parsers]")
 {
-    auto ok = parse_cpu_stat_usage("usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n"
-                                   "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
-                                   "x/cpu.stat");
+    auto ok = parse_cpu_stat_usage(
+        "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n"
+        "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
+        "x/cpu.stat");
     REQUIRE(ok.ok());
     CHECK(*ok == 123456);
     for (const char* bad : {"", "user_usec 5\n", "usage_usec\n", "usage_usec abc\n", "usage_usec -1\n"}) {

@@ -42,10 +42,9 @@ TEST_CASE("system signal: user+system+irq+softirq over user..steal, as percent",
     };
     // One second on 2 CPUs = 200 ticks.
     const Row rows[] = {
-        {times(0, 0, 0, 200), 0.0},
-        {times(100, 0, 0, 100), 50.0},
-        {times(50, 100, 10, 40), 30.0},   // nice time (the miner's lane) is not foreground work
-        {times(20, 0, 10, 160, 10), 15.0},  // iowait is not work
+        {times(0, 0, 0, 200), 0.0},           {times(100, 0, 0, 100), 50.0},
+        {times(50, 100, 10, 40), 30.0},        // nice time (the miner's lane) is not foreground work
+        {times(20, 0, 10, 160, 10), 15.0},     // iowait is not work
         {times(200, 0, 0, 0, 0, 150), 100.0},  // guest is inside user already: never added
     };
     for (const Row& r : rows) {
@@ -86,8 +85,7 @@ TEST_CASE("counter faults drop the window and re-baseline", "[meter]")
         {"user falls", times(900, 1000, 1000, 1200), 2, 1s, 1s, WindowKind::CounterReset},
         {"a CPU went offline", times(1100, 1000, 1000, 1100, 100), 1, 1s, 1s, WindowKind::CounterReset},
         {"no ticks elapsed", base, 2, 1s, 1s, WindowKind::CounterReset},
-        {"the monotonic clock stood still", times(1100, 1000, 1000, 1100, 100), 2, 0s, 0s,
-         WindowKind::CounterReset},
+        {"the monotonic clock stood still", times(1100, 1000, 1000, 1100, 100), 2, 0s, 0s, WindowKind::CounterReset},
         {"suspended for a minute", times(1100, 1000, 1000, 1100, 100), 2, 1s, 61s, WindowKind::Suspended},
     };
     for (const Row& r : rows) {
