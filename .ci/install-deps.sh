@@ -6,7 +6,7 @@ packages=(
   # build
   cmake g++ make pkg-config libsystemd-dev nlohmann-json3-dev libspdlog-dev catch2
   # tests and tools
-  python3 procps git
+  python3 procps git clang-format
   # Nix checks: parse every .nix file, evaluate the NixOS module
   nix-bin
 )

@@ -29,6 +29,10 @@ build() {  # build DIR CMAKE-ARGS...
   cmake -S . -B "$dir" -DXAP_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
 }
 
+format_check() {
+  git ls-files -z '*.cpp' '*.hpp' | xargs -0 clang-format --dry-run --Werror
+}
+stage "clang-format" format_check
 stage "build (RelWithDebInfo, -Werror)" build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 stage "tests: unit, tools, real cgroups" ctest --test-dir build/test --output-on-failure
 stage "build (ASan+UBSan)" build build/asan -DCMAKE_BUILD_TYPE=Debug -DXAP_SANITIZE=ON

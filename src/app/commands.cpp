@@ -23,16 +23,6 @@ bool daemon_alive(std::int64_t pid)
     return comm && comm->starts_with("xmrig-auto-pau");
 }
 
-std::string local_time(std::int64_t unix)
-{
-    const std::time_t t = static_cast<std::time_t>(unix);
-    std::tm tm{};
-    ::localtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return buf;
-}
-
 }  // namespace
 
 int status_command(const Paths& paths, bool json)
@@ -84,7 +74,7 @@ int override_command(const Paths& paths, Manual mode, std::optional<Duration> fo
         if (for_) o.until_unix = o.set_unix + std::chrono::duration_cast<std::chrono::seconds>(*for_).count();
         s = store.save(o);
         said = (mode == Manual::Pause ? "miner paused" : "miner forced to run") +
-               (o.until_unix ? " until " + local_time(*o.until_unix) : std::string(" until `xmrig-auto-pause auto`"));
+               (o.until_unix ? " until " + clock_time(*o.until_unix) : std::string(" until `xmrig-auto-pause auto`"));
     }
     if (!s) {
         std::cerr << "xmrig-auto-pause: " << s.error().message

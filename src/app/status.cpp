@@ -11,8 +11,6 @@
 #include "state/override_store.hpp"
 
 namespace xap {
-namespace {
-
 std::string clock_time(std::int64_t unix)
 {
     const std::time_t t = static_cast<std::time_t>(unix);
@@ -22,6 +20,8 @@ std::string clock_time(std::int64_t unix)
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     return buf;
 }
+
+namespace {
 
 std::string ago(std::int64_t seconds)
 {

@@ -36,6 +36,9 @@ struct StatusReport {
     std::int64_t updated_unix = 0;
 };
 
+// "2026-12-03 18:03:16" in local time.
+std::string clock_time(std::int64_t unix);
+
 nlohmann::json to_json(const StatusReport& s);
 StatusReport status_from_json(const nlohmann::json& j);  // throws nlohmann::json::exception
 

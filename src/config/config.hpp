@@ -20,13 +20,16 @@ struct WatchedService {
     std::string threshold_text;      // as written, for logs: "0.5 cores"
 };
 
+// The policy's defaults are the single source of the built-in ones.
+inline const PolicySettings kDefaultPolicy{};
+
 struct Config {
-    Duration poll_interval = std::chrono::milliseconds(200);
-    Duration grace_period = std::chrono::seconds(15);
-    Duration grace_period_max = std::chrono::seconds(120);
-    Duration stop_debounce = std::chrono::milliseconds(400);
-    double stop_percent = 15.0;
-    double resume_percent = 5.0;
+    Duration poll_interval = kDefaultPolicy.poll_interval;
+    Duration grace_period = kDefaultPolicy.grace_period;
+    Duration grace_period_max = kDefaultPolicy.grace_period_max;
+    Duration stop_debounce = kDefaultPolicy.stop_debounce;
+    double stop_percent = kDefaultPolicy.stop_percent;
+    double resume_percent = kDefaultPolicy.resume_percent;
     Target miner{Target::Kind::Unit, "xmrig.service"};
     std::vector<WatchedService> watched;
     std::string log_level = "info";
