@@ -17,7 +17,8 @@ namespace {
 // The pid in status.json is the daemon only while that process exists and is still this program.
 bool daemon_alive(std::int64_t pid)
 {
-    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
+    // EPERM: it exists, it is just not ours to signal (status run as an ordinary user).
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM)) return false;
     const std::string comm_path = "/proc/" + std::to_string(pid) + "/comm";
     auto comm = read_file_at(AT_FDCWD, comm_path, comm_path);
     return comm && comm->starts_with("xmrig-auto-pau");

@@ -3,6 +3,8 @@
 #include <csignal>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "sys/fd.hpp"
 
 namespace xap {
@@ -60,7 +62,8 @@ Status EventLoop::exit_on_termination_signals()
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return os_error(errno, "cannot block", "SIGTERM/SIGINT");
+    sigaddset(&mask, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return os_error(errno, "cannot block", "SIGTERM/SIGINT/SIGHUP");
     sd_event_source* s = nullptr;
     if (int r = sd_event_add_signal(event_.get(), &s, SIGTERM, on_signal, this); r < 0)
         return sd_error(r, "cannot watch SIGTERM");
@@ -68,6 +71,18 @@ Status EventLoop::exit_on_termination_signals()
     if (int r = sd_event_add_signal(event_.get(), &s, SIGINT, on_signal, this); r < 0)
         return sd_error(r, "cannot watch SIGINT");
     sigint_.reset(s);
+    // SIGHUP would otherwise kill the daemon with the default action, which systemd's
+    // Restart=on-failure counts as a clean exit: say that there is no reload, and keep running.
+    if (int r = sd_event_add_signal(
+            event_.get(), &s, SIGHUP,
+            [](sd_event_source*, const struct signalfd_siginfo*, void*) {
+                spdlog::warn("SIGHUP: there is no configuration reload; restart the daemon to apply changes");
+                return 0;
+            },
+            this);
+        r < 0)
+        return sd_error(r, "cannot watch SIGHUP");
+    sighup_.reset(s);
     return Ok{};
 }
 

@@ -29,7 +29,8 @@ public:
     // Calls fn now and then every interval on CLOCK_MONOTONIC (1 ms accuracy: sd-event's default
     // of 250 ms would be longer than the poll interval itself).
     Status every(std::chrono::microseconds interval, std::function<void()> fn);
-    // Ends the loop with exit code 0 on SIGTERM or SIGINT (both blocked so they arrive as events).
+    // Ends the loop with exit code 0 on SIGTERM or SIGINT (blocked so they arrive as events); SIGHUP
+    // is logged and otherwise ignored.
     Status exit_on_termination_signals();
     // Ends the loop with exit code 0 after this long.
     Status exit_after(std::chrono::microseconds after);
@@ -54,6 +55,7 @@ private:
     EventSourcePtr timer_;
     EventSourcePtr sigterm_;
     EventSourcePtr sigint_;
+    EventSourcePtr sighup_;
     EventSourcePtr inotify_;
     EventSourcePtr deadline_;
     std::function<void(const std::string&)> on_file_;

@@ -34,7 +34,24 @@ unsigned PolicySettings::debounce_windows() const
     return static_cast<unsigned>(std::max<decltype(n)>(1, n));
 }
 
+unsigned PolicySettings::quiet_windows() const
+{
+    if (poll_interval <= Duration{}) return 1;
+    const auto n = (kQuietAveraging.count() + poll_interval.count() - 1) / poll_interval.count();
+    return static_cast<unsigned>(std::max<decltype(n)>(1, n));
+}
+
 Controller::Controller(PolicySettings settings) : settings_(std::move(settings)), grace_(settings_.grace_period) {}
+
+// The mean of the latest quiet_windows() system readings, this one included.
+double Controller::average_system(double latest) const
+{
+    double sum = latest;
+    std::size_t n = 1;
+    for (auto it = recent_system_.rbegin(); it != recent_system_.rend() && n < settings_.quiet_windows(); ++it, ++n)
+        sum += *it;
+    return sum / static_cast<double>(n);
+}
 
 Controller::Reading Controller::read(const Window& w) const
 {
@@ -60,11 +77,14 @@ Controller::Reading Controller::read(const Window& w) const
         r.why += (r.pressure ? "; watched " : "watched ") + busy;
         r.pressure = true;
     }
-    r.quiet = !r.pressure && services_quiet && sys <= settings_.resume_percent;
-    if (!r.pressure && !r.quiet)
-        r.why = sys > settings_.resume_percent
-                    ? "system CPU " + format_percent(sys) + " above resume " + format_percent(settings_.resume_percent)
-                    : "a watched service is at its threshold or was restarted";
+    const double avg = average_system(sys);
+    r.quiet = !r.pressure && services_quiet && avg <= settings_.resume_percent;
+    if (r.quiet)
+        r.why = format_percent(avg) + " <= resume " + format_percent(settings_.resume_percent);
+    else if (!r.pressure)
+        r.why = avg > settings_.resume_percent ? "system CPU " + format_percent(avg) + " above resume " +
+                                                     format_percent(settings_.resume_percent)
+                                               : "a watched service is at its threshold or was restarted";
     return r;
 }
 
@@ -90,40 +110,49 @@ void Controller::track(const Window& w, const Reading& r)
         // A dropped window gives neither pressure nor idle credit; a suspend also restarts the
         // grace period, since the load before the sleep says nothing about the load after it.
         pressure_windows_ = 0;
-        if (w.kind == WindowKind::Suspended) quiet_ = Duration{};
+        if (w.kind == WindowKind::Suspended) {
+            quiet_ = Duration{};
+            recent_system_.clear();
+        }
         return;
     }
     pressure_windows_ = r.pressure ? pressure_windows_ + 1 : 0;
     quiet_ = r.quiet ? quiet_ + w.length : Duration{};
+    recent_system_.push_back(w.system_percent);
+    while (recent_system_.size() >= settings_.quiet_windows()) recent_system_.pop_front();
 }
 
-void Controller::set_notice(Decision& d, std::string notice)
+// Logged when the kind of blocker changes, not when only its numbers do.
+void Controller::set_notice(Decision& d, const std::string& kind, std::string text)
 {
-    if (notice == notice_) return;
-    notice_ = std::move(notice);
-    if (!notice_.empty()) d.notice = notice_;
+    if (kind == notice_) return;
+    notice_ = kind;
+    if (!kind.empty()) d.notice = std::move(text);
 }
 
 void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
 {
     if (!r.pressure || pressure_windows_ < settings_.debounce_windows()) {
-        if (!r.pressure) set_notice(d, "");
+        if (!r.pressure) set_notice(d, "", "");
         return;
     }
     if (!miner.running()) {
-        set_notice(d, "pressure (" + r.why + ") but the miner is not running: " + miner.not_running_reason);
+        set_notice(d, "not running: " + miner.not_running_reason,
+                   "pressure (" + r.why + ") but the miner is not running: " + miner.not_running_reason);
         return;
     }
     if (miner.frozen_by_systemd()) {
-        set_notice(d, "pressure (" + r.why + ") but systemd holds a freeze on the miner (FreezerState=" +
+        set_notice(d, "systemd freeze",
+                   "pressure (" + r.why + ") but systemd holds a freeze on the miner (FreezerState=" +
                           miner.systemd_freezer + "); leaving it alone");
         return;
     }
     if (miner.freeze_requested) {
-        set_notice(d, "pressure (" + r.why + ") but the miner is already frozen by someone else; leaving it alone");
+        set_notice(d, "foreign freeze",
+                   "pressure (" + r.why + ") but the miner is already frozen by someone else; leaving it alone");
         return;
     }
-    set_notice(d, "");
+    set_notice(d, "", "");
     // Back-off: a freeze soon after a thaw means the load comes in spikes; wait longer next time.
     if (last_thaw_ && now - *last_thaw_ < settings_.grace_period_max)
         grace_ = std::min(grace_ * 2, settings_.grace_period_max);
@@ -179,11 +208,13 @@ void Controller::decide_manual(Decision& d, Manual manual, bool owned, const Min
         return;
     }
     if (!miner.running()) {
-        set_notice(d, "manual pause, but the miner is not running: " + miner.not_running_reason);
+        set_notice(d, "manual, not running: " + miner.not_running_reason,
+                   "manual pause, but the miner is not running: " + miner.not_running_reason);
     } else if (miner.frozen_by_systemd() || miner.freeze_requested) {
-        set_notice(d, "manual pause, but the miner is already frozen by someone else; leaving it alone");
+        set_notice(d, "manual, foreign freeze",
+                   "manual pause, but the miner is already frozen by someone else; leaving it alone");
     } else {
-        set_notice(d, "");
+        set_notice(d, "", "");
         d.action = Action::Freeze;
         d.reason = "manual pause";
     }
@@ -193,9 +224,7 @@ Decision Controller::step(const Window& window, const MinerState& miner, const C
                           Manual manual)
 {
     Decision d;
-    Reading r = window.valid() ? read(window) : Reading{};
-    if (window.valid() && r.quiet)
-        r.why = format_percent(window.system_percent) + " <= resume " + format_percent(settings_.resume_percent);
+    const Reading r = window.valid() ? read(window) : Reading{};
     track(window, r);
 
     bool owned = claim.held;

@@ -2,6 +2,7 @@
 // read this tick and the claim on disk, and returns what to do and why. The caller acts and logs.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +30,14 @@ struct PolicySettings {
     std::vector<WatchedPolicy> watched;
 
     [[nodiscard]] unsigned debounce_windows() const;
+    // How many windows the quiet test averages the system signal over (quiet_averaging, rounded up).
+    [[nodiscard]] unsigned quiet_windows() const;
 };
+
+// "Quiet" compares the system signal averaged over this long with the resume threshold. Single
+// short windows are too coarse for it: /proc/stat counts in 10 ms ticks, so one tick is 2.5 % of a
+// 200 ms window on 2 CPUs, and an idle machine's housekeeping would keep restarting the grace period.
+inline constexpr Duration kQuietAveraging = std::chrono::seconds(1);
 
 // What the state directory says: whether we hold a claim, and on which miner identity.
 struct ClaimView {
@@ -74,15 +82,17 @@ private:
     };
 
     [[nodiscard]] Reading read(const Window& window) const;
+    [[nodiscard]] double average_system(double latest) const;
     void track(const Window& window, const Reading& r);
     void decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
     void decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
     void thaw(Decision& d, std::string why, Duration now);
     void decide_manual(Decision& d, Manual manual, bool owned, const MinerState& miner, Duration now);
-    void set_notice(Decision& d, std::string notice);
+    void set_notice(Decision& d, const std::string& kind, std::string text);
 
     PolicySettings settings_;
     unsigned pressure_windows_ = 0;
+    std::deque<double> recent_system_;  // the last quiet_windows() valid windows' system signal
     Duration quiet_{};
     Duration grace_;
     std::optional<Duration> last_thaw_;

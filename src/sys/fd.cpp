@@ -20,7 +20,9 @@ Error os_error(int err, std::string_view action, std::string_view path)
 
 Result<UniqueFd> open_at(int dirfd, const std::string& relpath, int flags, std::string_view display_path)
 {
-    const int fd = ::openat(dirfd, relpath.c_str(), flags | O_CLOEXEC);
+    // O_CREAT needs a mode (_FORTIFY_SOURCE aborts without one); what we create is world-readable:
+    // status and metrics are meant to be read by other users, claims and overrides hold no secret.
+    const int fd = ::openat(dirfd, relpath.c_str(), flags | O_CLOEXEC, 0644);
     if (fd < 0) return os_error(errno, "cannot open", display_path);
     return UniqueFd(fd);
 }

@@ -270,3 +270,36 @@ TEST_CASE("periodic short spikes: freeze/thaw cycles per hour stay bounded", "[p
     CHECK(sim.freezes <= 3600 / 120 + 2);
     CHECK(sim.thaws <= sim.freezes);
 }
+
+TEST_CASE("quiet is judged on a one-second average: single noisy windows do not restart the grace period",
+          "[policy]")
+{
+    PolicySettings s = fast_settings();
+    s.poll_interval = 200ms;
+    s.stop_debounce = 400ms;
+    s.grace_period = 3s;
+    s.grace_period_max = 3s;
+    REQUIRE(s.quiet_windows() == 5);
+    SECTION("an idle machine's housekeeping blips (one 12% window in five) still thaws on time")
+    {
+        PolicySim sim(s);
+        REQUIRE(sim.until(Action::Freeze, 90, 5) == 2);
+        for (int i = 0; i < 5; ++i) sim.window(1);  // let the burst leave the average
+        int windows = 0;
+        Decision d;
+        for (; windows < 40 && d.action != Action::Thaw; ++windows) d = sim.window(windows % 5 == 0 ? 12 : 2);
+        CHECK(d.action == Action::Thaw);
+        CHECK(windows <= 15 + 5);  // 3 s of quiet at 200 ms, plus the averaging second
+    }
+    SECTION("a sustained level above resume still never thaws")
+    {
+        PolicySim sim(s);
+        REQUIRE(sim.until(Action::Freeze, 90, 5) == 2);
+        CHECK(sim.until(Action::Thaw, 6, 100) == -1);
+    }
+    SECTION("pressure still reacts to a single window after the debounce, not to the average")
+    {
+        PolicySim sim(s);
+        CHECK(sim.until(Action::Freeze, 16, 5) == 2);
+    }
+}
