@@ -39,9 +39,12 @@ stage "build (ASan+UBSan)" build build/asan -DCMAKE_BUILD_TYPE=Debug -DXAP_SANIT
 stage "tests under ASan+UBSan" ctest --test-dir build/asan --output-on-failure
 # The further stages test the binary built above.
 export XAP_DAEMON="$PWD/build/test/xmrig-auto-pause" XAP_BUILD_DIR="$PWD/build/test"
-for extra in nix/tests/eval-module.sh debian/build-and-lint.sh tests/vm/run-scenarios.sh; do
-  [ -x "$extra" ] && stage "$extra" "$extra"
-done
+stage "Nix: parse every .nix file, evaluate the NixOS module" nix/tests/eval-module.sh
+rm -rf build/deb
+stage "Debian package: build, lintian, systemd-analyze" debian/build-and-lint.sh build/deb
+rpm_check() { XAP_DEB=$(ls build/deb/xmrig-auto-pause_*.deb) rpm/build-and-check.sh; }
+stage "RPM: build, rpmlint, same payload as the .deb" rpm_check
+stage "VM (systemd as PID 1): systemd scenarios" tests/vm/run-scenarios.sh
 
 printf '\n'
 [ ${#failures[@]} -eq 0 ] || printf 'failed stages: %s\n' "${failures[*]}"
