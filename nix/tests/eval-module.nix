@@ -436,6 +436,7 @@ in
       expectNoAssertions config
       ++ expectEq "effective ReadWritePaths" (effective config.systemd.services.xmrig-auto-pause.serviceConfig "ReadWritePaths") [
         "/sys/fs/cgroup"
+        "-/var/lib/prometheus/node-exporter"
         "-/var/lib/node-exporter"
       ];
   })

@@ -82,9 +82,9 @@ Controller::Reading Controller::read(const Window& w) const
     if (r.quiet)
         r.why = format_percent(avg) + " <= resume " + format_percent(settings_.resume_percent);
     else if (!r.pressure)
-        r.why = avg > settings_.resume_percent ? "system CPU " + format_percent(avg) + " above resume " +
-                                                     format_percent(settings_.resume_percent)
-                                               : "a watched service is at its threshold or was restarted";
+        r.why = avg > settings_.resume_percent
+                    ? "system CPU " + format_percent(avg) + " above resume " + format_percent(settings_.resume_percent)
+                    : "a watched service is at its threshold or was restarted";
     return r;
 }
 
@@ -144,7 +144,7 @@ void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState&
     if (miner.frozen_by_systemd()) {
         set_notice(d, "systemd freeze",
                    "pressure (" + r.why + ") but systemd holds a freeze on the miner (FreezerState=" +
-                          miner.systemd_freezer + "); leaving it alone");
+                       miner.systemd_freezer + "); leaving it alone");
         return;
     }
     if (miner.freeze_requested) {

@@ -146,7 +146,7 @@ TEST_CASE("dropped windows give neither pressure nor idle credit; a suspend rest
     }
 }
 
-TEST_CASE("claims: external thaw, recreated miner, foreign freeze, ancestor freeze", "[policy]")
+TEST_CASE("claims: external thaw; recreated miner; foreign freeze; ancestor freeze", "[policy]")
 {
     PolicySim sim(fast_settings());
     SECTION("thawed by someone else: the claim is dropped and pressure freezes again")
@@ -271,8 +271,7 @@ TEST_CASE("periodic short spikes: freeze/thaw cycles per hour stay bounded", "[p
     CHECK(sim.thaws <= sim.freezes);
 }
 
-TEST_CASE("quiet is judged on a one-second average: single noisy windows do not restart the grace period",
-          "[policy]")
+TEST_CASE("quiet is judged on a one-second average: single noisy windows do not restart the grace period", "[policy]")
 {
     PolicySettings s = fast_settings();
     s.poll_interval = 200ms;

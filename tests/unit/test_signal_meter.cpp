@@ -34,7 +34,7 @@ CpuTimes times(std::uint64_t user, std::uint64_t nice, std::uint64_t system, std
 
 }  // namespace
 
-TEST_CASE("system signal: user+system+irq+softirq over user..steal, as percent", "[meter]")
+TEST_CASE("system signal: user+system+irq+softirq over user..steal; as percent", "[meter]")
 {
     struct Row {
         CpuTimes delta;
