@@ -44,7 +44,8 @@ rm -rf build/deb
 stage "Debian package: build, lintian, systemd-analyze" debian/build-and-lint.sh build/deb
 rpm_check() { XAP_DEB=$(ls build/deb/xmrig-auto-pause_*.deb) rpm/build-and-check.sh; }
 stage "RPM: build, rpmlint, same payload as the .deb" rpm_check
-stage "VM (systemd as PID 1): systemd scenarios" tests/vm/run-scenarios.sh
+vm_smoke() { tests/vm/install-deps.sh && tests/vm/run-vm.sh tests/vm/smoke --timeout 600; }
+stage "VM (systemd as PID 1): bench smoke" vm_smoke
 
 printf '\n'
 [ ${#failures[@]} -eq 0 ] || printf 'failed stages: %s\n' "${failures[*]}"
