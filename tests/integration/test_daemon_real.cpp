@@ -96,7 +96,7 @@ std::chrono::milliseconds since(SteadyClock::time_point t)
 
 }  // namespace
 
-TEST_CASE("system load outside the miner freezes it within 3 poll intervals; quiet thaws it after the grace period",
+TEST_CASE("system load outside the miner freezes it within 3 poll intervals - quiet thaws it after the grace period",
           "[real-cgroup]")
 {
     Bench b;
@@ -218,7 +218,7 @@ TEST_CASE("a miner frozen by someone else is never claimed and stays frozen afte
     CHECK(b.cg.read("miner", "cgroup.freeze") == "1\n");
 }
 
-TEST_CASE("someone else thawing our freeze drops our claim; pressure freezes again", "[real-cgroup]")
+TEST_CASE("someone else thawing our freeze drops our claim - pressure freezes again", "[real-cgroup]")
 {
     Bench b;
     auto d = b.daemon(b.config());

@@ -20,7 +20,7 @@ std::shared_ptr<CgroupFs> fake_fs(const test::TempTree& t)
 
 }  // namespace
 
-TEST_CASE("a cgroup's usage; events and freeze request are read; absence is a value", "[sys]")
+TEST_CASE("a cgroup's usage - events and freeze request are read - absence is a value", "[sys]")
 {
     test::TempTree t;
     auto fs = fake_fs(t);
@@ -56,7 +56,7 @@ TEST_CASE("garbage in a cgroup file is an error naming the file", "[sys]")
     CHECK(u.error().message.find(t.path("cg/svc/cpu.stat")) == 0);
 }
 
-TEST_CASE("the sampler reads /proc/stat; the miner and each watched service", "[sys]")
+TEST_CASE("the sampler reads /proc/stat - the miner and each watched service", "[sys]")
 {
     test::TempTree t;
     auto fs = fake_fs(t);
@@ -119,7 +119,7 @@ TEST_CASE("ownership: the claim is written before the freeze and removed after t
     CHECK_FALSE(std::filesystem::exists(t.path("state/claim.json")));
 }
 
-TEST_CASE("ownership: no claim; no freeze; a failed freeze withdraws its claim", "[state]")
+TEST_CASE("ownership: no claim - no freeze - a failed freeze withdraws its claim", "[state]")
 {
     test::TempTree t;
     auto fs = fake_fs(t);
@@ -143,7 +143,7 @@ TEST_CASE("ownership: no claim; no freeze; a failed freeze withdraws its claim",
     CHECK_FALSE(std::filesystem::exists(t.path("state/claim.json")));
 }
 
-TEST_CASE("release thaws only a freeze that is ours; and drops a stale claim without touching the miner", "[state]")
+TEST_CASE("release thaws only a freeze that is ours - and drops a stale claim without touching the miner", "[state]")
 {
     struct Row {
         const char* what;

@@ -51,7 +51,7 @@ TEST_CASE("a malformed claim is an error naming the file and its content", "[sta
     }
 }
 
-TEST_CASE("an unwritable state directory is an error; not a silent freeze", "[state]")
+TEST_CASE("an unwritable state directory is an error - not a silent freeze", "[state]")
 {
     ClaimStore store("/nonexistent/xap-state");
     auto s = store.save({"/m", "cgroup-id:1", "", 1});

@@ -6,7 +6,7 @@
 using namespace xap;
 using namespace std::chrono_literals;
 
-TEST_CASE("built-in defaults are the prototype's; plus a 200 ms poll", "[config]")
+TEST_CASE("built-in defaults are the prototype's - plus a 200 ms poll", "[config]")
 {
     const Config c = parse_config("{}", "t", 4);
     CHECK(c.grace_period == 15s);
@@ -19,14 +19,14 @@ TEST_CASE("built-in defaults are the prototype's; plus a 200 ms poll", "[config]
     CHECK(c.grace_period_max == 120s);
 }
 
-TEST_CASE("a missing default file means defaults; a missing given file is an error", "[config]")
+TEST_CASE("a missing default file means defaults - a missing given file is an error", "[config]")
 {
     test::TempTree t;
     CHECK(load_config(t.path("nope.json"), true, 2).stop_percent == 15.0);
     CHECK_THROWS_AS(load_config(t.path("nope.json"), false, 2), ConfigError);
 }
 
-TEST_CASE("every key; with durations and thresholds in their accepted forms", "[config]")
+TEST_CASE("every key - with durations and thresholds in their accepted forms", "[config]")
 {
     const Config c = parse_config(R"({
         "poll_interval": "250ms", "grace_period": 30, "grace_period_max": "5min", "stop_debounce": "0.5s",
@@ -122,7 +122,7 @@ TEST_CASE("all problems of a file are reported together", "[config]")
     }
 }
 
-TEST_CASE("targets: unit names; cgroup paths and systemd's default cgroup layout", "[config]")
+TEST_CASE("targets: unit names - cgroup paths and systemd's default cgroup layout", "[config]")
 {
     struct Row {
         const char* text;

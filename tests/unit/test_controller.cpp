@@ -118,7 +118,7 @@ TEST_CASE("a restarted watched service gives no pressure and no idle credit", "[
     for (int i = 0; i < 5; ++i) CHECK(fresh.apply(restarted).action == Action::None);
 }
 
-TEST_CASE("dropped windows give neither pressure nor idle credit; a suspend restarts the grace period", "[policy]")
+TEST_CASE("dropped windows give neither pressure nor idle credit - a suspend restarts the grace period", "[policy]")
 {
     SECTION("a counter reset breaks the debounce streak")
     {
@@ -146,7 +146,7 @@ TEST_CASE("dropped windows give neither pressure nor idle credit; a suspend rest
     }
 }
 
-TEST_CASE("claims: external thaw; recreated miner; foreign freeze; ancestor freeze", "[policy]")
+TEST_CASE("claims: external thaw - recreated miner - foreign freeze - ancestor freeze", "[policy]")
 {
     PolicySim sim(fast_settings());
     SECTION("thawed by someone else: the claim is dropped and pressure freezes again")
@@ -196,7 +196,7 @@ TEST_CASE("claims: external thaw; recreated miner; foreign freeze; ancestor free
     }
 }
 
-TEST_CASE("never freezes a miner that is not running; thaws at once when it stops or empties", "[policy]")
+TEST_CASE("never freezes a miner that is not running - thaws at once when it stops or empties", "[policy]")
 {
     PolicySim sim(fast_settings());
     SECTION("absent, empty, inactive or stopping miners are left alone")

@@ -12,7 +12,7 @@
 using namespace xap;
 using namespace xap::test;
 
-TEST_CASE("manual pause freezes at once and holds; resume thaws at once and holds", "[operations]")
+TEST_CASE("manual pause freezes at once and holds - resume thaws at once and holds", "[operations]")
 {
     PolicySim sim(fast_settings());
     SECTION("pause")

@@ -4,7 +4,7 @@
 
 using namespace xap;
 
-TEST_CASE("/proc/stat: aggregate cpu line with 4 to 11 numbers; online CPUs from cpuN lines", "[parsers]")
+TEST_CASE("/proc/stat: aggregate cpu line with 4 to 11 numbers - online CPUs from cpuN lines", "[parsers]")
 {
     struct Row {
         const char* text;
@@ -100,7 +100,7 @@ TEST_CASE("cgroup.events and cgroup.freeze", "[parsers]")
     CHECK_FALSE(parse_cgroup_freeze("", "f").ok());
 }
 
-TEST_CASE("mountinfo: unified and hybrid layouts; escaped mount points; sub-views", "[parsers]")
+TEST_CASE("mountinfo: unified and hybrid layouts - escaped mount points - sub-views", "[parsers]")
 {
     const char* unified =
         "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"

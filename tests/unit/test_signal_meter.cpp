@@ -34,7 +34,7 @@ CpuTimes times(std::uint64_t user, std::uint64_t nice, std::uint64_t system, std
 
 }  // namespace
 
-TEST_CASE("system signal: user+system+irq+softirq over user..steal; as percent", "[meter]")
+TEST_CASE("system signal: user+system+irq+softirq over user..steal - as percent", "[meter]")
 {
     struct Row {
         CpuTimes delta;
@@ -143,7 +143,7 @@ TEST_CASE("the miner's own non-nice CPU is not foreground work", "[meter]")
     }
 }
 
-TEST_CASE("per-service CPU: usage delta over window x online CPUs; restarts and absences", "[meter]")
+TEST_CASE("per-service CPU: usage delta over window x online CPUs - restarts and absences", "[meter]")
 {
     struct Row {
         const char* what;

@@ -6,7 +6,7 @@
 using namespace xap;
 using namespace xap::test;
 
-TEST_CASE("unit states decide whether the miner may be frozen; and when a freeze must be undone", "[systemd]")
+TEST_CASE("unit states decide whether the miner may be frozen - and when a freeze must be undone", "[systemd]")
 {
     struct Row {
         const char* load;
@@ -35,7 +35,7 @@ TEST_CASE("unit states decide whether the miner may be frozen; and when a freeze
     }
 }
 
-TEST_CASE("ControlGroup maps to a path under the mount; empty means no cgroup now; never the root", "[systemd]")
+TEST_CASE("ControlGroup maps to a path under the mount - empty means no cgroup now - never the root", "[systemd]")
 {
     UnitInfo u;
     u.control_group = "/system.slice/xmrig.service";
@@ -49,7 +49,7 @@ TEST_CASE("ControlGroup maps to a path under the mount; empty means no cgroup no
     CHECK(unit_type_interface("session-1.scope") == "org.freedesktop.systemd1.Scope");
 }
 
-TEST_CASE("a deactivating miner frozen by us is thawed at once; whatever the load", "[systemd]")
+TEST_CASE("a deactivating miner frozen by us is thawed at once - whatever the load", "[systemd]")
 {
     PolicySim sim(fast_settings());
     REQUIRE(sim.until(Action::Freeze, 90, 5) == 2);
