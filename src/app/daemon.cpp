@@ -247,6 +247,23 @@ void Daemon::overlay_unit_state(MinerState& miner) const
         apply_unit_state(miner, config_.miner.name, systemd_->info(config_.miner.name));
 }
 
+// systemd 252 announces no FreezerState change (systemd#31115), so it is asked again whenever its
+// answer can matter: when the miner's cgroup.freeze changed (a `systemctl freeze` or `thaw` writes
+// it), while systemd's last answer was not "running" (its "freezing"/"thawing" settle without a
+// write), and, with force, just before a thaw. Returns true when systemd now holds a freeze.
+bool Daemon::recheck_freezer_state(bool force)
+{
+    if (!systemd_ || !config_.miner.is_unit()) return false;
+    const std::string& unit = config_.miner.name;
+    const std::string& known = systemd_->info(unit).freezer_state;
+    if (force || (!known.empty() && known != "running")) {
+        if (auto changed = systemd_->refresh_freezer_state(unit); !changed)
+            spdlog::warn("systemd: cannot read FreezerState of {}: {}", unit, changed.error().message);
+    }
+    const std::string& now = systemd_->info(unit).freezer_state;
+    return !now.empty() && now != "running";
+}
+
 void Daemon::load_override()
 {
     auto o = overrides_.load();
@@ -290,6 +307,7 @@ void Daemon::release()
 {
     if (released_ || !sampler_ || options_.observe_only) return;
     released_ = true;
+    recheck_freezer_state(true);  // an admin's freeze made while we held ours is theirs to undo
     auto what = ownership_.release(sampler_->miner(), [this](MinerState& m) { overlay_unit_state(m); });
     if (what)
         spdlog::info("exiting: {}", *what);
@@ -321,6 +339,9 @@ void Daemon::tick(bool measured)
     for (std::size_t i = 0; i < service_problems_.size(); ++i)
         report_problem(service_problems_[i], reading->service_problems[i],
                        ("watched " + config_.watched[i].target.display()).c_str());
+    const bool freeze_edge = reading->sample.miner.freeze_requested != last_freeze_requested_;
+    last_freeze_requested_ = reading->sample.miner.freeze_requested;
+    recheck_freezer_state(freeze_edge);
     overlay_unit_state(reading.value().sample.miner);
     const RawSample& sample = reading->sample;
     const Duration since_last = last_tick_ ? now.monotonic - *last_tick_ : Duration{};
@@ -374,6 +395,14 @@ MinerState Daemon::act(const Decision& d, const MinerState& miner)
         // cgroup.events shows the effect a moment later; until then it is reported as pending.
         if (auto ev = cg.events(); ev && *ev) after.frozen = (*ev)->frozen;
     } else if (d.action == Action::Thaw) {
+        // An admin's `systemctl freeze` on top of ours leaves cgroup.freeze at 1 and sends no
+        // signal: ask systemd before undoing a freeze that may now be theirs.
+        if (ownership_.held() && recheck_freezer_state(true)) {
+            if (auto s = ownership_.drop(); !s) spdlog::error("cannot drop our claim: {}", s.error().message);
+            spdlog::info("not thawing {}: systemd now holds its own freeze on the miner; claim dropped", cg.display());
+            after.systemd_freezer = systemd_->info(config_.miner.name).freezer_state;
+            return after;
+        }
         if (auto s = ownership_.thaw(cg); !s) {
             spdlog::error("thaw of {} failed, will retry: {}", cg.display(), s.error().message);
             return after;

@@ -63,6 +63,7 @@ private:
     void connect_systemd();
     void follow_units();
     void overlay_unit_state(MinerState& miner) const;
+    bool recheck_freezer_state(bool force);
     // measured: a scheduled tick, which measures a window; event ticks only re-decide.
     void tick(bool measured = true);
     Manual manual_mode(std::int64_t now_unix);
@@ -95,6 +96,7 @@ private:
     std::string tick_problem_;
     std::vector<std::string> service_problems_;
     std::string effective_note_;
+    bool last_freeze_requested_ = false;  // the miner's cgroup.freeze at the previous tick
     bool released_ = false;
 };
 

@@ -125,6 +125,18 @@ Status SystemdUnits::watch(const std::string& unit)
     return refresh(unit, w);
 }
 
+Result<bool> SystemdUnits::refresh_freezer_state(const std::string& unit)
+{
+    const auto it = units_.find(unit);
+    // An empty value is a systemd without a freezer (< 246): there is nothing to re-read.
+    if (it == units_.end() || !it->second.info.exists() || it->second.info.freezer_state.empty()) return false;
+    auto v = get_string(bus_, it->second.path, kUnit, "FreezerState");
+    if (!v) return v.error();
+    if (*v == it->second.info.freezer_state) return false;
+    it->second.info.freezer_state = *v;
+    return true;
+}
+
 Status SystemdUnits::refresh(const std::string& unit, Watched& w)
 {
     UnitInfo info;

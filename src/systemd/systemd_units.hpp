@@ -29,6 +29,10 @@ public:
 
     // Starts following a unit (loading it if needed) and reads its state now.
     Status watch(const std::string& unit);
+    // Re-reads only FreezerState. systemd 252 sends no PropertiesChanged when a unit is frozen or
+    // thawed (systemd#31115), so the value the signals keep can be stale; the caller asks again
+    // whenever the answer matters. Returns true when the value changed.
+    Result<bool> refresh_freezer_state(const std::string& unit);
     // The last state read; a default UnitInfo for units not watched.
     [[nodiscard]] const UnitInfo& info(const std::string& unit) const;
 
