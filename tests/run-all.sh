@@ -46,6 +46,7 @@ rpm_check() { XAP_DEB=$(ls build/deb/xmrig-auto-pause_*.deb) rpm/build-and-check
 stage "RPM: build, rpmlint, same payload as the .deb" rpm_check
 vm_smoke() { tests/vm/install-deps.sh && tests/vm/run-vm.sh tests/vm/smoke --timeout 600; }
 stage "VM (systemd as PID 1): bench smoke" vm_smoke
+stage "VM (systemd as PID 1): systemd scenarios" tests/vm/run-scenarios.sh build/test
 
 printf '\n'
 [ ${#failures[@]} -eq 0 ] || printf 'failed stages: %s\n' "${failures[*]}"

@@ -163,7 +163,7 @@ def run_reaction(bench, plan, rng, res):
                     merged[k]["trials"] += r["trials"]
                     merged[k]["invalid"] += r["invalid"]
                     merged[k]["problems"] += r["problems"]
-                if len(merged[k]["invalid"]) >= 2 * plan["reaction_trials"][k]:
+                if len(merged[k]["invalid"]) >= plan["reaction_trials"][k]:
                     want[k] = len(merged[k]["trials"])  # too noisy: give up on this contender
         for k in group:
             if k in merged:

@@ -31,7 +31,7 @@ def reaction(bench, c, trials, grace, rng, hold=1.0):
 
     A trial whose miner is already frozen at onset (a freeze caused by something else, e.g. load
     from outside the benchmark) is not valid; it is counted and retried (up to `trials` extra per
-    call; the caller stops after 2 x its trials invalid ones)."""
+    call; the caller gives up on a contender after as many invalid trials as it wanted valid ones)."""
     poll = c.effective_poll
     out = {"contender": c.key, "label": c.label, "grace_s": grace, "trials": [], "invalid": []}
     with Session(bench, c, grace=grace, tag="reaction-" + c.key) as s:
