@@ -88,6 +88,11 @@ Result<std::unique_ptr<SystemdUnits>> SystemdUnits::connect(sd_event* loop, OnCh
                                     self.get());
         r < 0)
         return Error{-r, "cannot watch systemd reloads"};
+    // sd-bus delivers a local Disconnected message before it ends the loop: say why the daemon exits.
+    if (int r = sd_bus_match_signal(bus, &self->disconnect_match_, nullptr, "/org/freedesktop/DBus/Local",
+                                    "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, nullptr);
+        r < 0)
+        return Error{-r, "cannot watch the bus connection"};
     return self;
 }
 
@@ -95,6 +100,7 @@ SystemdUnits::~SystemdUnits()
 {
     for (auto& [name, w] : units_) sd_bus_slot_unref(w.match);
     sd_bus_slot_unref(reload_match_);
+    sd_bus_slot_unref(disconnect_match_);
     sd_bus_flush_close_unref(bus_);
 }
 
@@ -187,6 +193,14 @@ int SystemdUnits::on_properties_changed(sd_bus_message* m, void* userdata, sd_bu
 }
 
 // After `systemctl daemon-reload` a unit may have been installed, removed or edited.
+int SystemdUnits::on_disconnected(sd_bus_message*, void*, sd_bus_error*)
+{
+    spdlog::error(
+        "lost the connection to the system bus (D-Bus stopped or restarted): exiting, releasing our freeze; "
+        "Restart= brings the daemon back with a new connection");
+    return 0;
+}
+
 int SystemdUnits::on_reloading(sd_bus_message* m, void* userdata, sd_bus_error*)
 {
     int starting = 0;

@@ -47,9 +47,11 @@ private:
     Status refresh(const std::string& unit, Watched& w);
     static int on_properties_changed(sd_bus_message* m, void* userdata, sd_bus_error* error);
     static int on_reloading(sd_bus_message* m, void* userdata, sd_bus_error* error);
+    static int on_disconnected(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
     sd_bus* bus_;
     sd_bus_slot* reload_match_ = nullptr;
+    sd_bus_slot* disconnect_match_ = nullptr;
     OnChange on_change_;
     std::map<std::string, Watched> units_;
 };
