@@ -3,7 +3,7 @@
 #   1. installs rpm and rpmlint if missing (root, apt-get; nothing happens when present),
 #   2. rpm/build.sh into a temporary directory,
 #   3. rpmlint (with rpm/rpmlint.toml) on the spec and on the binary RPM: any error fails
-#      (warnings are printed; the known ones are explained in rpm/README-install.md),
+#      (warnings are printed; the known ones are explained in rpm/README.md),
 #   4. the .deb: $XAP_DEB if set, otherwise debian/build-and-lint.sh builds one,
 #   5. rpm/compare-with-deb.sh DEB RPM.
 # The exit status is the verdict. Set XAP_KEEP=DIR to keep the .rpm (and .deb) in DIR.
@@ -41,7 +41,7 @@ rpm=${rpms[0]}
 
 # rpm/rpmlint.toml brings Debian's rpmlint defaults in line with Fedora's policy (each filter
 # says why). rpmlint exits non-zero for warnings too: its summary line is the verdict. The
-# warnings left are listed with their reasons at the end of rpm/README-install.md.
+# warnings left are listed with their reasons at the end of rpm/README.md.
 log "rpmlint --config rpm/rpmlint.toml"
 rpmlint --config "$src/rpm/rpmlint.toml" "$src/rpm/xmrig-auto-pause.spec" "$rpm" \
     >"$work/rpmlint.txt" 2>&1 || true
