@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: a warnings-as-errors build with every test (unit, tools,
 # real cgroups), the same under AddressSanitizer/UndefinedBehaviorSanitizer, and every further
-# stage whose script is present (Nix checks, packaging, the VM bench).
+# stage: Nix checks, packaging, a quick benchmark run, and the VM bench (the daemon, then the .deb,
+# under systemd as PID 1).
 # Real-cgroup tests need root and cgroup v2; they skip with a reason elsewhere, and fail instead of
 # skipping when XAP_REQUIRE_REAL_CGROUP=1 (CI sets it).
 set -euo pipefail
@@ -44,9 +45,15 @@ rm -rf build/deb
 stage "Debian package: build, lintian, systemd-analyze" debian/build-and-lint.sh build/deb
 rpm_check() { XAP_DEB=$(ls build/deb/xmrig-auto-pause_*.deb) rpm/build-and-check.sh; }
 stage "RPM: build, rpmlint, same payload as the .deb" rpm_check
+# The benchmark's every path, briefly (its figures need a quiet machine and the full run; a
+# verdict never fails the suite, a harness error does).
+bench_quick() { tests/bench/run.py --build build/test --quick --out build/bench-quick.json; }
+stage "benchmark (quick mode: harness check, figures indicative only)" bench_quick
 vm_smoke() { tests/vm/install-deps.sh && tests/vm/run-vm.sh tests/vm/smoke --timeout 600; }
 stage "VM (systemd as PID 1): bench smoke" vm_smoke
 stage "VM (systemd as PID 1): systemd scenarios" tests/vm/run-scenarios.sh build/test
+stage "VM (systemd as PID 1): the .deb installed with apt, reboot and poweroff" \
+  tests/vm/run-package.sh build/deb build/test
 
 printf '\n'
 [ ${#failures[@]} -eq 0 ] || printf 'failed stages: %s\n' "${failures[*]}"

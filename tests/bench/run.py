@@ -27,7 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xap_bench import cgroups, figures, procs, report  # noqa: E402
 from xap_bench.session import Bench, contender  # noqa: E402
 
-DEFAULT_PROTOTYPE = "/work/shared/reference/seed_auto_pause.py"
+# The prototype lives beside the repository (../shared/reference), never inside it.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_PROTOTYPE = os.path.join(os.path.dirname(REPO), "shared", "reference", "seed_auto_pause.py")
 
 # What each mode runs. Reaction groups are interleaved in blocks of trials; the interference
 # contenders run in this order ("none" twice: first and last, which also shows the noise floor).

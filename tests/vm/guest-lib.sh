@@ -11,6 +11,7 @@
 #   XAP-RESULT FAIL <name> <reason>
 #   XAP-TIME <name> <seconds>s        duration of a scenario (informational)
 #   XAP-COUNT passed=<n> failed=<n>   lets the host detect lost console lines
+#   XAP-REBOOT                        the guest reboots; the host boots it again
 #   XAP-DONE                          last line: the payload completed
 # Anything else on the console is ignored by the host.
 #
@@ -26,10 +27,11 @@ else
 fi
 
 # Results are also appended to a file so counts add up across several
-# scripts that each source this library.
+# scripts that each source this library, and across reboots (xap_reboot):
+# it lives on the root disk, which the host keeps for the whole run.
 if [[ -z ${XAP_RESULTS_FILE:-} ]]; then
-    if [[ -d /run && -w /run ]]; then
-        XAP_RESULTS_FILE=/run/xap/results
+    if [[ -d /var/lib && -w /var/lib ]]; then
+        XAP_RESULTS_FILE=/var/lib/xap-bench/results
     else
         XAP_RESULTS_FILE=${TMPDIR:-/tmp}/xap-$$/results
     fi
@@ -226,4 +228,31 @@ xap_done() {
     done <"$XAP_RESULTS_FILE"
     _xap_emit "XAP-COUNT passed=$passed failed=$failed"
     _xap_emit "XAP-DONE"
+}
+
+# xap_boot: which boot of this run this is (1 first; see xap_reboot).
+xap_boot() { printf '%s' "${XAP_BOOT:-1}"; }
+
+# xap_reboot: an orderly reboot (every unit stopped, as a real reboot does).
+# qemu runs with -no-reboot, so the guest's reset ends qemu; the host sees
+# XAP-REBOOT and boots the same disk again, and run.sh runs again with
+# XAP_BOOT one higher (setup.sh does not). Never returns.
+xap_reboot() { _xap_shutdown reboot XAP-REBOOT; }
+
+# xap_poweroff: an orderly poweroff, which ends the run. Results of the
+# shutdown itself (and XAP-DONE) must come from a unit that is stopped during
+# it (an ExecStop= that sources this library). Never returns.
+xap_poweroff() { _xap_shutdown poweroff; }
+
+_xap_shutdown() {
+    # xap-bench.service forces a poweroff the moment it stops, which would
+    # skip the orderly stop of every other unit: the very thing under test.
+    local d=/run/systemd/system/xap-bench.service.d
+    mkdir -p "$d"
+    printf '[Unit]\nSuccessAction=none\nFailureAction=none\n' >"$d/50-orderly-shutdown.conf"
+    systemctl daemon-reload
+    [[ -z ${2:-} ]] || _xap_emit "$2"
+    systemctl --no-block "$1"
+    # The shutdown stops this unit (SIGTERM) in its turn.
+    exec sleep infinity
 }

@@ -114,9 +114,10 @@ qemu=(
     # probe, and the guest stays offline.
     -nodefaults -no-user-config -nic none
     -display none -vga none -monitor none
-    # Serial console straight to the log file (equivalent to -nographic's
-    # stdio console, but independent of whether stdin/stdout is a terminal).
-    -serial "file:$logfile"
+    # Serial console straight to a file (equivalent to -nographic's stdio
+    # console, but independent of whether stdin/stdout is a terminal); one
+    # file per boot, appended to the console log after each.
+    -serial "file:$work/console.boot"
     -no-reboot
     -kernel "$kernel" -initrd "$image/initrd.img" -append "$cmdline"
     # cache=unsafe: the overlay is thrown away, so never wait for flushes.
@@ -124,25 +125,48 @@ qemu=(
     -drive "file=$work/payload.img,if=virtio,format=raw,readonly=on"
 )
 
-log "booting ($accel, timeout ${timeout}s, console log $logfile)"
-t_boot=$SECONDS
-# timeout(1) sends TERM at the deadline and KILL 5 s later if qemu ignores it;
-# it exits 124 (or 137 after KILL) in that case.
-timeout -k 5 "$timeout" "${qemu[@]}" </dev/null >"$work/qemu.out" 2>&1 &
-qpid=$!
-if [[ -n ${XAP_VM_VERBOSE:-} ]]; then
-    tail -n +1 -f "$logfile" --pid="$qpid" >&2 &
-    tailpid=$!
-fi
+# A payload may reboot the guest (guest-lib's xap_reboot prints XAP-REBOOT,
+# then reboots the orderly way). With -no-reboot the reset ends qemu, and the
+# same overlay is booted again, so the disk carries over as in a real reboot.
+# The timeout covers all boots together.
+max_boots=${XAP_VM_MAX_BOOTS:-4}
+[[ $max_boots =~ ^[1-9][0-9]*$ ]] || { log "XAP_VM_MAX_BOOTS wants a positive number"; exit 2; }
+boots=0
 qrc=0
-wait "$qpid" || qrc=$?
-qpid=
 timed_out=0
-[[ $qrc == 124 || $qrc == 137 ]] && timed_out=1
-if [[ -n $tailpid ]]; then
-    wait "$tailpid" 2>/dev/null || true
-    tailpid=
-fi
+t_boot=$SECONDS
+while :; do
+    boots=$((boots + 1))
+    left=$((timeout - (SECONDS - t_boot)))
+    ((left > 0)) || { timed_out=1; break; }
+    log "boot $boots ($accel, ${left}s left of ${timeout}s, console log $logfile)"
+    : >"$work/console.boot"
+    # timeout(1) sends TERM at the deadline and KILL 5 s later if qemu ignores
+    # it; it exits 124 (or 137 after KILL) in that case.
+    timeout -k 5 "$left" "${qemu[@]}" </dev/null >>"$work/qemu.out" 2>&1 &
+    qpid=$!
+    if [[ -n ${XAP_VM_VERBOSE:-} ]]; then
+        tail -n +1 -f "$work/console.boot" --pid="$qpid" >&2 &
+        tailpid=$!
+    fi
+    qrc=0
+    wait "$qpid" || qrc=$?
+    qpid=
+    if [[ -n $tailpid ]]; then
+        wait "$tailpid" 2>/dev/null || true
+        tailpid=
+    fi
+    cat "$work/console.boot" >>"$logfile"
+    [[ $qrc == 124 || $qrc == 137 ]] && { timed_out=1; break; }
+    # Boot again only when this boot asked for it and did not finish.
+    tr -d '\r' <"$work/console.boot" | sed -e 's/^[[:cntrl:][:space:]]*//' >"$work/boot.clean"
+    grep -aqx 'XAP-REBOOT' "$work/boot.clean" || break
+    grep -aqx 'XAP-DONE' "$work/boot.clean" && break
+    if ((boots >= max_boots)); then
+        log "the guest asked for boot $((boots + 1)); XAP_VM_MAX_BOOTS is $max_boots"
+        break
+    fi
+done
 t_vm=$((SECONDS - t_boot))
 
 # Parse the console. Serial output has \r\n line ends and may carry kernel
@@ -180,7 +204,7 @@ if [[ -n $count_line && $count_line != "XAP-COUNT passed=$passed failed=$failed"
     fi
 fi
 
-log "VM ran ${t_vm}s (guest reached payload at ${booted:-?}s uptime), total $((SECONDS - t0))s, qemu exit $qrc"
+log "VM ran ${t_vm}s in $boots boot(s) (guest reached payload at ${booted:-?}s uptime), total $((SECONDS - t0))s, qemu exit $qrc"
 if ((${#problems[@]})); then
     for p in "${problems[@]}"; do log "$p"; done
     echo "---- last 80 lines of console log ($logfile) ----" >&2

@@ -426,14 +426,18 @@ sc_diagnostics() {
     while IFS= read -r l; do xap_log "diag: journal: $l"; done < <(journalctl -q -o short-precise --no-pager -n 40 -u "$sc_daemon" 2>&1)
 }
 
+# sc_selected NAME: the run includes scenario NAME.
+sc_selected() {
+    [[ ! -s $sc_dir/only ]] || grep -qxF -- "$1" <(tr ' ' '\n' <"$sc_dir/only")
+}
+
 # sc_scenario NAME FUNCTION: one xap_scenario; after a failure, diagnostics
 # and a best-effort return to the clean state for the next scenario.
 # A file "only" next to this one (run-scenarios.sh writes it from
-# $XAP_SCENARIOS) limits the run to the scenarios it names.
+# $XAP_SCENARIOS) limits the run to the scenarios it names; SC_FORCE=1 runs
+# a step of a selected scenario that has a name of its own.
 sc_scenario() {
-    if [[ -s $sc_dir/only ]] && ! grep -qxF -- "$1" <(tr ' ' '\n' <"$sc_dir/only"); then
-        return 0
-    fi
+    [[ -n ${SC_FORCE:-} ]] || sc_selected "$1" || return 0
     xap_scenario "$@"
     local last
     last=$(tail -n 1 "$XAP_RESULTS_FILE")
