@@ -295,7 +295,7 @@ in
             type = types.nullOr durationType;
             default = null;
             defaultText = lib.literalMD "unset: the daemon uses 120 s, or `grace_period` if that is longer";
-            description = "The longest grace period: it doubles on freezes that follow a thaw quickly, up to this.";
+            description = "The longest grace period: it doubles on freezes that follow two thaws quickly, up to this.";
           };
           stop_debounce = mkOption {
             type = durationType;

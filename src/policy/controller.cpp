@@ -77,10 +77,15 @@ Controller::Reading Controller::read(const Window& w) const
         r.why += (r.pressure ? "; watched " : "watched ") + busy;
         r.pressure = true;
     }
+    // Quiet when this window is at or below the resume threshold (the prototype's rule), or when the
+    // one-second average is: the average forgives a single noisy window of an idle machine, and the
+    // window itself lets quiet time start with the first quiet window after a load ends, not a
+    // second later when the load has left the average.
     const double avg = average_system(sys);
-    r.quiet = !r.pressure && services_quiet && avg <= settings_.resume_percent;
+    const bool system_quiet = sys <= settings_.resume_percent || avg <= settings_.resume_percent;
+    r.quiet = !r.pressure && services_quiet && system_quiet;
     if (r.quiet)
-        r.why = format_percent(avg) + " <= resume " + format_percent(settings_.resume_percent);
+        r.why = format_percent(std::min(sys, avg)) + " <= resume " + format_percent(settings_.resume_percent);
     else if (!r.pressure)
         r.why = avg > settings_.resume_percent
                     ? "system CPU " + format_percent(avg) + " above resume " + format_percent(settings_.resume_percent)
@@ -153,11 +158,7 @@ void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState&
         return;
     }
     set_notice(d, "", "");
-    // Back-off: a freeze soon after a thaw means the load comes in spikes; wait longer next time.
-    if (last_thaw_ && now - *last_thaw_ < settings_.grace_period_max)
-        grace_ = std::min(grace_ * 2, settings_.grace_period_max);
-    else
-        grace_ = settings_.grace_period;
+    back_off(now);
     d.action = Action::Freeze;
     d.reason = r.why;
 }
@@ -176,11 +177,26 @@ std::string must_thaw_now(const MinerState& miner)
 
 }  // namespace
 
+// Two busy spells with a short calm between them are ordinary work, and each gets the base grace
+// period. A third freeze within grace_period_max of two thaws means the load comes in spikes: the
+// grace period doubles (up to the cap) and stays up until a calm spell longer than the cap, so
+// periodic spikes settle into at most one freeze/thaw cycle per grace_period_max.
+void Controller::back_off(Duration now)
+{
+    while (!recent_thaws_.empty() && now - recent_thaws_.front() >= settings_.grace_period_max)
+        recent_thaws_.pop_front();
+    if (recent_thaws_.empty())
+        grace_ = settings_.grace_period;
+    else if (recent_thaws_.size() >= 2)
+        grace_ = std::min(grace_ * 2, settings_.grace_period_max);
+}
+
 void Controller::thaw(Decision& d, std::string why, Duration now)
 {
     d.action = Action::Thaw;
     d.reason = std::move(why);
-    last_thaw_ = now;
+    recent_thaws_.push_back(now);
+    while (recent_thaws_.size() > 2) recent_thaws_.pop_front();
     quiet_ = Duration{};
 }
 

@@ -20,7 +20,7 @@ struct WatchedPolicy {
 struct PolicySettings {
     Duration poll_interval = std::chrono::milliseconds(200);
     Duration grace_period = std::chrono::seconds(15);
-    // Resume back-off: each freeze that follows a thaw within grace_period_max doubles the grace
+    // Resume back-off: a freeze that follows two thaws within grace_period_max doubles the grace
     // period, up to this cap, which bounds freeze/thaw cycles under periodic spikes.
     Duration grace_period_max = std::chrono::seconds(120);
     // Pressure must be seen over this much time (whole windows, rounded up) before a freeze.
@@ -86,6 +86,7 @@ private:
     void track(const Window& window, const Reading& r);
     void decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
     void decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now);
+    void back_off(Duration now);
     void thaw(Decision& d, std::string why, Duration now);
     void decide_manual(Decision& d, Manual manual, bool owned, const MinerState& miner, Duration now);
     void set_notice(Decision& d, const std::string& kind, std::string text);
@@ -95,7 +96,7 @@ private:
     std::deque<double> recent_system_;  // the last quiet_windows() valid windows' system signal
     Duration quiet_{};
     Duration grace_;
-    std::optional<Duration> last_thaw_;
+    std::deque<Duration> recent_thaws_;  // the last two thaws, for the back-off
     std::string notice_;
 };
 

@@ -53,8 +53,8 @@ PLANS = {
         "trace": [("idle", 12), ("light", 10), ("idle", 20), ("heavy", 10), ("idle", 10)],
         "trace_contenders": ["none", "always-n19", "ours-n19", "proto-n19", "ours-p1-n19", "proto-p1-n19",
                              "always-n0", "ours-n0", "proto-n0", "none"],
-        # The first two spikes are warm-up (ours needs one thaw-then-freeze to engage its back-off).
-        "flap": ["ours-n19", "proto-n19"], "flap_warmup_s": 2 * 25.0, "flap_s": 150,
+        # The first three spikes are warm-up (ours engages its back-off at the third freeze).
+        "flap": ["ours-n19", "proto-n19"], "flap_warmup_s": 3 * 25.0, "flap_s": 150,
     },
 }
 REACTION_GRACE_S = 3.0      # both daemons; ours also gets grace_period_max = 3 s (no back-off)

@@ -51,8 +51,8 @@ struct Bench {
         std::ofstream(path) << R"({"poll_interval": ")" << kPoll.count() << R"(ms", "stop_debounce": ")"
                             << (2 * kPoll).count() << R"(ms", "grace_period": )" << seconds(kGrace)
                             << R"(, "grace_period_max": )" << seconds(kGrace) << R"(, "stop_threshold": ")" << kStop
-                            << R"(", "resume_threshold": ")" << kResume << R"(", "miner": ")"
-                            << cg.config_path("miner") << R"(", "watched": )" << watched_json << "}";
+                            << R"(", "resume_threshold": ")" << kResume << R"(", "miner": ")" << cg.config_path("miner")
+                            << R"(", "watched": )" << watched_json << "}";
         return path;
     }
 
@@ -127,7 +127,9 @@ TEST_CASE("system load outside the miner freezes it within 3 poll intervals - qu
     const auto thaw = since(quiet);
     std::printf("thaw: %lld ms after the load ended (grace %lld ms)\n", static_cast<long long>(thaw.count()),
                 static_cast<long long>(kGrace.count()));
-    CHECK(thaw >= kGrace);
+    // Quiet is judged per window: the window in which the load ended is quiet when the load left
+    // early enough in it, so the thaw may come up to one window early.
+    CHECK(thaw >= kGrace - kPoll);
     // The claim goes after the thaw (a crash in between leaves a claim to recover, never an
     // unowned freeze), so the log line and the claim's removal follow the effect by a moment.
     CHECK(wait_until([&] { return b.log().find("thawing " + b.cg.abs("miner") + ": quiet for") != std::string::npos; },

@@ -248,7 +248,9 @@ TEST_CASE("never freezes a miner that is not running - thaws at once when it sto
 TEST_CASE("resume back-off doubles the grace period on repeated freezes and resets after a calm spell", "[policy]")
 {
     PolicySim sim(fast_settings());  // grace 5 s, cap 20 s
-    const std::vector<int> expected_quiet = {5, 10, 20, 20};
+    // Two busy spells in a row each get the base grace; from the third freeze within the cap of two
+    // thaws it doubles, up to the cap.
+    const std::vector<int> expected_quiet = {5, 5, 10, 20, 20};
     for (int q : expected_quiet) {
         REQUIRE(sim.until(Action::Freeze, 50, 5) == 2);
         CHECK(sim.until(Action::Thaw, 1, 60) == q);
@@ -295,6 +297,13 @@ TEST_CASE("quiet is judged on a one-second average: single noisy windows do not 
         PolicySim sim(s);
         REQUIRE(sim.until(Action::Freeze, 90, 5) == 2);
         CHECK(sim.until(Action::Thaw, 6, 100) == -1);
+    }
+    SECTION("quiet time starts with the first quiet window after the load, not when it leaves the average")
+    {
+        PolicySim sim(s);
+        REQUIRE(sim.until(Action::Freeze, 90, 5) == 2);
+        for (int i = 0; i < 5; ++i) sim.window(90);
+        CHECK(sim.until(Action::Thaw, 1, 40) == 15);  // 3 s grace in 200 ms windows, not 5 more
     }
     SECTION("pressure still reacts to a single window after the debounce, not to the average")
     {

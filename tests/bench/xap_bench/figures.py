@@ -289,8 +289,8 @@ def flapping(bench, c, length, period, spike, warmup, first=5.0):
     """All-core spikes of `spike` s every `period` s (the first `first` s after the start).
 
     Freeze/thaw transitions are counted over `length` s after a `warmup` of the same spikes and
-    scaled to an hour: a rate under a periodic load is a steady-state figure, and ours needs one
-    thaw-then-freeze before its resume back-off engages. The counts including the warm-up are
+    scaled to an hour: a rate under a periodic load is a steady-state figure, and ours needs two
+    thaw-then-freeze cycles before its resume back-off engages. The counts including the warm-up are
     reported as well."""
     total = warmup + length
     with Session(bench, c, tag="flap-" + c.key) as s:
