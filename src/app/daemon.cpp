@@ -358,7 +358,7 @@ void Daemon::tick(bool measured)
     if (measured) w = meter_->measure(sample);
     if (w.kind == WindowKind::CounterReset || w.kind == WindowKind::Suspended)
         spdlog::info("window dropped: {}", w.dropped_because);
-    else if (w.valid())
+    else if (w.valid() && spdlog::should_log(spdlog::level::debug))  // the list is built only when logged
         spdlog::debug("window {:.3f} s: {}", std::chrono::duration<double>(w.length).count(), percent_list(w, config_));
 
     const Manual manual = manual_mode(now_unix);

@@ -239,7 +239,8 @@ void StatusKeeper::set_manual(Manual m, std::optional<std::int64_t> until)
 void StatusKeeper::publish(std::int64_t now_unix)
 {
     report_.updated_unix = now_unix;
-    if (dirty_ || now_unix != written_unix_) {
+    const bool changed = dirty_;  // the one-line form only changes with the state, reason or override
+    if (dirty_ || now_unix - written_unix_ >= kStatusRefreshSeconds) {
         if (auto s = atomic_write_file(state_dir_, "status.json", to_json(report_).dump() + "\n", Sync::Fast); !s)
             spdlog::warn("status: {}", s.error().message);
         written_unix_ = now_unix;
@@ -252,6 +253,7 @@ void StatusKeeper::publish(std::int64_t now_unix)
             !s)
             spdlog::warn("metrics: {}", s.error().message);
     }
+    if (!changed) return;
     if (std::string line = one_line(report_); line != notified_) {
         sd_notifyf(0, "STATUS=%s", line.c_str());
         notified_ = std::move(line);

@@ -53,44 +53,58 @@ double Controller::average_system(double latest) const
     return sum / static_cast<double>(n);
 }
 
+bool Controller::service_busy(const ServiceLoad& s, std::size_t i) const
+{
+    return s.kind == ServiceLoad::Kind::Measured && s.percent > settings_.watched[i].threshold_percent;
+}
+
 Controller::Reading Controller::read(const Window& w) const
 {
     Reading r;
-    const double sys = w.system_percent;
-    if (sys > settings_.stop_percent) {
-        r.pressure = true;
-        r.why = "system CPU " + format_percent(sys) + " > stop " + format_percent(settings_.stop_percent);
-    }
+    r.window = &w;
+    r.system_pressure = w.system_percent > settings_.stop_percent;
+    r.pressure = r.system_pressure;
     bool services_quiet = true;
-    std::string busy;
     for (std::size_t i = 0; i < settings_.watched.size() && i < w.services.size(); ++i) {
         const ServiceLoad& s = w.services[i];
-        const WatchedPolicy& p = settings_.watched[i];
         if (s.kind == ServiceLoad::Kind::Reset) services_quiet = false;  // unknown is not quiet
-        if (s.kind != ServiceLoad::Kind::Measured) continue;
-        if (s.percent >= p.threshold_percent) services_quiet = false;
-        if (s.percent > p.threshold_percent)
-            busy += (busy.empty() ? "" : ", ") + p.name + " " + format_percent(s.percent) + " > " +
-                    format_percent(p.threshold_percent);
-    }
-    if (!busy.empty()) {
-        r.why += (r.pressure ? "; watched " : "watched ") + busy;
-        r.pressure = true;
+        if (s.kind == ServiceLoad::Kind::Measured && s.percent >= settings_.watched[i].threshold_percent)
+            services_quiet = false;
+        r.pressure = r.pressure || service_busy(s, i);
     }
     // Quiet when this window is at or below the resume threshold (the prototype's rule), or when the
     // one-second average is: the average forgives a single noisy window of an idle machine, and the
     // window itself lets quiet time start with the first quiet window after a load ends, not a
     // second later when the load has left the average.
-    const double avg = average_system(sys);
-    const bool system_quiet = sys <= settings_.resume_percent || avg <= settings_.resume_percent;
+    r.average = average_system(w.system_percent);
+    const bool system_quiet = w.system_percent <= settings_.resume_percent || r.average <= settings_.resume_percent;
     r.quiet = !r.pressure && services_quiet && system_quiet;
-    if (r.quiet)
-        r.why = format_percent(std::min(sys, avg)) + " <= resume " + format_percent(settings_.resume_percent);
-    else if (!r.pressure)
-        r.why = avg > settings_.resume_percent
-                    ? "system CPU " + format_percent(avg) + " above resume " + format_percent(settings_.resume_percent)
-                    : "a watched service is at its threshold or was restarted";
     return r;
+}
+
+// The numbers behind a reading, for a decision or a notice. Built only when one is made: a tick
+// that decides nothing formats nothing.
+std::string Controller::why(const Reading& r) const
+{
+    if (!r.window) return "not measured this tick";
+    const Window& w = *r.window;
+    const double resume = settings_.resume_percent;
+    if (r.quiet) return format_percent(std::min(w.system_percent, r.average)) + " <= resume " + format_percent(resume);
+    if (!r.pressure)
+        return r.average > resume
+                   ? "system CPU " + format_percent(r.average) + " above resume " + format_percent(resume)
+                   : "a watched service is at its threshold or was restarted";
+    std::string text;
+    if (r.system_pressure)
+        text = "system CPU " + format_percent(w.system_percent) + " > stop " + format_percent(settings_.stop_percent);
+    std::string busy;
+    for (std::size_t i = 0; i < settings_.watched.size() && i < w.services.size(); ++i)
+        if (service_busy(w.services[i], i))
+            busy += (busy.empty() ? "" : ", ") + settings_.watched[i].name + " " +
+                    format_percent(w.services[i].percent) + " > " +
+                    format_percent(settings_.watched[i].threshold_percent);
+    if (!busy.empty()) text += (text.empty() ? "watched " : "; watched ") + busy;
+    return text;
 }
 
 std::optional<std::string> stale_claim(const MinerState& miner, const ClaimView& claim)
@@ -143,24 +157,24 @@ void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState&
     }
     if (!miner.running()) {
         set_notice(d, "not running: " + miner.not_running_reason,
-                   "pressure (" + r.why + ") but the miner is not running: " + miner.not_running_reason);
+                   "pressure (" + why(r) + ") but the miner is not running: " + miner.not_running_reason);
         return;
     }
     if (miner.frozen_by_systemd()) {
         set_notice(d, "systemd freeze",
-                   "pressure (" + r.why + ") but systemd holds a freeze on the miner (FreezerState=" +
+                   "pressure (" + why(r) + ") but systemd holds a freeze on the miner (FreezerState=" +
                        miner.systemd_freezer + "); leaving it alone");
         return;
     }
     if (miner.freeze_requested) {
         set_notice(d, "foreign freeze",
-                   "pressure (" + r.why + ") but the miner is already frozen by someone else; leaving it alone");
+                   "pressure (" + why(r) + ") but the miner is already frozen by someone else; leaving it alone");
         return;
     }
     set_notice(d, "", "");
     back_off(now);
     d.action = Action::Freeze;
-    d.reason = r.why;
+    d.reason = why(r);
 }
 
 namespace {
@@ -202,12 +216,12 @@ void Controller::thaw(Decision& d, std::string why, Duration now)
 
 void Controller::decide_owned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
 {
-    if (std::string why = must_thaw_now(miner); !why.empty())
-        thaw(d, std::move(why), now);
+    if (std::string urgent = must_thaw_now(miner); !urgent.empty())
+        thaw(d, std::move(urgent), now);
     else if (quiet_ >= grace_)
         thaw(d,
-             "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) + " (system CPU " + r.why +
-                 ")",
+             "quiet for " + format_seconds(quiet_) + " >= grace " + format_seconds(grace_) +
+                 (r.window ? " (system CPU " + why(r) + ")" : std::string()),
              now);
 }
 
@@ -220,7 +234,7 @@ void Controller::decide_manual(Decision& d, Manual manual, bool owned, const Min
         return;
     }
     if (owned) {
-        if (std::string why = must_thaw_now(miner); !why.empty()) thaw(d, std::move(why), now);
+        if (std::string urgent = must_thaw_now(miner); !urgent.empty()) thaw(d, std::move(urgent), now);
         return;
     }
     if (!miner.running()) {

@@ -76,12 +76,16 @@ public:
 
 private:
     struct Reading {
+        const Window* window = nullptr;  // valid during the step that read it
         bool pressure = false;
+        bool system_pressure = false;
         bool quiet = false;
-        std::string why;  // the numbers behind pressure, or behind not being quiet
+        double average = 0.0;  // the system signal over the last second
     };
 
     [[nodiscard]] Reading read(const Window& window) const;
+    [[nodiscard]] bool service_busy(const ServiceLoad& s, std::size_t i) const;
+    [[nodiscard]] std::string why(const Reading& r) const;
     [[nodiscard]] double average_system(double latest) const;
     void track(const Window& window, const Reading& r);
     void decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now);

@@ -1,6 +1,7 @@
 // Owned file descriptors and whole-file reads relative to a directory fd.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,8 @@ Result<UniqueFd> open_at(int dirfd, const std::string& relpath, int flags, std::
 
 // A kernel file opened once and re-read from offset 0 every tick: /proc and cgroupfs files are
 // regenerated on each read from the start, so a kept fd saves an open and a close per read.
+// Only for files the kernel prints as one record (/proc/stat, cgroup interface files): one read
+// returns them whole.
 class KernelFile {
 public:
     KernelFile() = default;
@@ -51,7 +54,8 @@ public:
 private:
     UniqueFd fd_;
     std::string path_;
-    std::string buf_;
+    std::unique_ptr<char[]> buf_;  // uninitialised: only the bytes read are ever looked at
+    std::size_t capacity_ = 0;
 };
 
 // Opens, reads whole and closes: for files read once (mountinfo, the claim).
