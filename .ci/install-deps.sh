@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   # build
-  cmake g++ make pkg-config libsystemd-dev nlohmann-json3-dev libspdlog-dev catch2
+  cmake g++ make pkg-config libsystemd-dev nlohmann-json3-dev libspdlog-dev libfmt-dev catch2
   # tests and tools
   python3 procps git clang-format
   # Nix checks: parse every .nix file, evaluate the NixOS module

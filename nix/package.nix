@@ -9,6 +9,7 @@
   systemdLibs,
   nlohmann_json,
   spdlog,
+  fmt,
   catch2_3,
 }:
 
@@ -62,6 +63,7 @@ stdenv.mkDerivation (finalAttrs: {
     systemdLibs
     nlohmann_json
     spdlog
+    fmt
   ];
   checkInputs = [ catch2_3 ];
 

@@ -1,10 +1,11 @@
 // Argument parsing and exit codes; the commands live in app/.
+#include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
@@ -91,7 +92,7 @@ bool is_command(const std::string& s)
 
 int usage_error(const std::string& what)
 {
-    std::cerr << "xmrig-auto-pause: " << what << " (see --help)\n";
+    fmt::print(stderr, "xmrig-auto-pause: {} (see --help)\n", what);
     return kExitUsage;
 }
 
@@ -117,11 +118,11 @@ std::optional<int> parse_args(int argc, char** argv, Args& a)
             return true;
         };
         if (s == "-h" || s == "--help") {
-            std::cout << kUsage;
+            std::fputs(kUsage, stdout);
             return 0;
         }
         if (s == "--version") {
-            std::cout << "xmrig-auto-pause " << XAP_VERSION << "\n";
+            std::puts("xmrig-auto-pause " XAP_VERSION);
             return 0;
         }
         bool ok = true;
@@ -176,8 +177,8 @@ int run_daemon(const Args& a, const xap::Config& config)
 int run_command(const Args& a, const xap::Config& config)
 {
     if (a.command == "check-config") {
-        std::cout << (a.config_given ? a.config : a.config + " (or built-in defaults)") << ": OK\n"
-                  << xap::describe(config) << "\n";
+        fmt::print("{}: OK\n{}\n", a.config_given ? a.config : a.config + " (or built-in defaults)",
+                   xap::describe(config));
         return 0;
     }
     if (a.command == "replay") return xap::replay_command(config, a.replay_file);

@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <ctime>
 #include <fcntl.h>
-#include <iostream>
+
+#include <fmt/core.h>
 
 #include "app/recording.hpp"
 #include "app/status.hpp"
@@ -31,16 +32,15 @@ int status_command(const Paths& paths, bool json)
     const std::string path = paths.state_dir + "/status.json";
     auto text = read_file_at(AT_FDCWD, path, path);
     if (!text) {
-        std::cerr << "xmrig-auto-pause: no status: " << text.error().message
-                  << (text.error().errno_value == ENOENT ? " (has the daemon run with this state directory?)" : "")
-                  << "\n";
+        fmt::print(stderr, "xmrig-auto-pause: no status: {}{}\n", text.error().message,
+                   text.error().errno_value == ENOENT ? " (has the daemon run with this state directory?)" : "");
         return 1;
     }
     StatusReport s;
     try {
         s = status_from_json(nlohmann::json::parse(*text));
     } catch (const std::exception& e) {
-        std::cerr << "xmrig-auto-pause: " << path << " is malformed: " << e.what() << "\n";
+        fmt::print(stderr, "xmrig-auto-pause: {} is malformed: {}\n", path, e.what());
         return 1;
     }
     // The override file is the truth for the manual mode, even while the daemon is down.
@@ -53,9 +53,9 @@ int status_command(const Paths& paths, bool json)
     if (json) {
         auto j = to_json(s);
         j["daemon_running"] = alive;
-        std::cout << j.dump(2) << "\n";
+        fmt::print("{}\n", j.dump(2));
     } else {
-        std::cout << describe_status(s, std::time(nullptr), alive);
+        fmt::print("{}", describe_status(s, std::time(nullptr), alive));
     }
     return 0;
 }
@@ -78,11 +78,11 @@ int override_command(const Paths& paths, Manual mode, std::optional<Duration> fo
                (o.until_unix ? " until " + clock_time(*o.until_unix) : std::string(" until `xmrig-auto-pause auto`"));
     }
     if (!s) {
-        std::cerr << "xmrig-auto-pause: " << s.error().message
-                  << (s.error().errno_value == EACCES ? " (run as root)" : "") << "\n";
+        fmt::print(stderr, "xmrig-auto-pause: {}{}\n", s.error().message,
+                   s.error().errno_value == EACCES ? " (run as root)" : "");
         return 1;
     }
-    std::cout << said << " (" << store.path() << "; a running daemon applies it at once)\n";
+    fmt::print("{} ({}; a running daemon applies it at once)\n", said, store.path());
     return 0;
 }
 
@@ -90,7 +90,7 @@ int replay_command(const Config& config, const std::string& file)
 {
     std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "re");
     if (!in) {
-        std::cerr << "xmrig-auto-pause: cannot open " << file << ": " << std::strerror(errno) << "\n";
+        fmt::print(stderr, "xmrig-auto-pause: cannot open {}: {}\n", file, std::strerror(errno));
         return 1;
     }
     auto sum = replay(in, file, config, [](const ReplayEvent& e) {
@@ -102,7 +102,7 @@ int replay_command(const Config& config, const std::string& file)
     });
     if (in != stdin) std::fclose(in);
     if (!sum) {
-        std::cerr << "xmrig-auto-pause: " << sum.error().message << "\n";
+        fmt::print(stderr, "xmrig-auto-pause: {}\n", sum.error().message);
         return 1;
     }
     const double span_min = std::chrono::duration<double>(sum->span).count() / 60;

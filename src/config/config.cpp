@@ -4,12 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <fcntl.h>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "sys/fd.hpp"
 
 namespace xap {
 namespace {
@@ -311,15 +312,12 @@ Config parse_config(const std::string& text, const std::string& source, unsigned
 
 Config load_config(const std::string& path, bool missing_is_default, unsigned online_cpus)
 {
-    std::ifstream in(path);
-    if (!in) {
-        const int err = errno;
-        if (err == ENOENT && missing_is_default) return Config{};
-        throw ConfigError(path + ": cannot read: " + std::strerror(err));
+    auto text = read_file_at(AT_FDCWD, path, path);
+    if (!text) {
+        if (text.error().errno_value == ENOENT && missing_is_default) return Config{};
+        throw ConfigError(path + ": cannot read: " + std::strerror(text.error().errno_value));
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_config(ss.str(), path, online_cpus);
+    return parse_config(*text, path, online_cpus);
 }
 
 std::string describe(const Config& c)
