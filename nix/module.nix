@@ -299,7 +299,7 @@ in
           };
           stop_debounce = mkOption {
             type = durationType;
-            default = 0.4;
+            default = 0.3;
             description = "How long the load must stay above a threshold before the miner is frozen (at most 60s).";
           };
           stop_threshold = mkOption {

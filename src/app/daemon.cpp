@@ -368,6 +368,10 @@ void Daemon::tick(bool measured)
         if (auto s = recorder_->write({sample, measured, manual, claim.held, d}); !s)
             spdlog::error("{}", s.error().message);
     if (d.notice) spdlog::info("{}", *d.notice);
+    if (d.measure_again_in)
+        if (auto s = loop_->call_again_in(std::chrono::duration_cast<std::chrono::microseconds>(*d.measure_again_in));
+            !s)
+            spdlog::warn("{}", s.error().message);
     const MinerState after = act(d, sample.miner);
     report_effective_state(after);
     status_->set_manual(manual, override_.until_unix);

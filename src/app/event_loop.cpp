@@ -27,6 +27,7 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create()
 int EventLoop::on_timer(sd_event_source* s, uint64_t, void* self)
 {
     auto* loop = static_cast<EventLoop*>(self);
+    loop->rescheduled_ = false;
     // Exceptions must not cross sd-event's C frames: end the loop and rethrow from run().
     try {
         loop->tick_();
@@ -35,8 +36,20 @@ int EventLoop::on_timer(sd_event_source* s, uint64_t, void* self)
         loop->exit(1);
         return 0;
     }
+    if (loop->rescheduled_) return 0;
     if (int r = sd_event_source_set_time_relative(s, static_cast<uint64_t>(loop->interval_.count())); r < 0) return r;
     return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+Status EventLoop::call_again_in(std::chrono::microseconds after)
+{
+    if (!timer_) return Error{EINVAL, "call_again_in: no poll timer"};
+    if (int r = sd_event_source_set_time_relative(timer_.get(), static_cast<uint64_t>(after.count())); r < 0)
+        return sd_error(r, "cannot reschedule the poll timer");
+    if (int r = sd_event_source_set_enabled(timer_.get(), SD_EVENT_ONESHOT); r < 0)
+        return sd_error(r, "cannot reschedule the poll timer");
+    rescheduled_ = true;
+    return Ok{};
 }
 
 Status EventLoop::every(std::chrono::microseconds interval, std::function<void()> fn)

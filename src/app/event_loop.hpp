@@ -29,6 +29,9 @@ public:
     // Calls fn now and then every interval on CLOCK_MONOTONIC (1 ms accuracy: sd-event's default
     // of 250 ms would be longer than the poll interval itself).
     Status every(std::chrono::microseconds interval, std::function<void()> fn);
+    // The next call of the `every` function comes this long from now instead (once; the interval
+    // then resumes from that call).
+    Status call_again_in(std::chrono::microseconds after);
     // Ends the loop with exit code 0 on SIGTERM or SIGINT (blocked so they arrive as events); SIGHUP
     // is logged and otherwise ignored.
     Status exit_on_termination_signals();
@@ -60,6 +63,7 @@ private:
     EventSourcePtr deadline_;
     std::function<void(const std::string&)> on_file_;
     std::chrono::microseconds interval_{};
+    bool rescheduled_ = false;  // call_again_in() ran during the current call
     std::function<void()> tick_;
     std::exception_ptr failure_;
 };

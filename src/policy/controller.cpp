@@ -27,13 +27,6 @@ std::string format_percent(double value)
     return buf;
 }
 
-unsigned PolicySettings::debounce_windows() const
-{
-    if (poll_interval <= Duration{}) return 1;
-    const auto n = (stop_debounce.count() + poll_interval.count() - 1) / poll_interval.count();
-    return static_cast<unsigned>(std::max<decltype(n)>(1, n));
-}
-
 unsigned PolicySettings::quiet_windows() const
 {
     if (poll_interval <= Duration{}) return 1;
@@ -128,14 +121,14 @@ void Controller::track(const Window& w, const Reading& r)
     if (!w.valid()) {
         // A dropped window gives neither pressure nor idle credit; a suspend also restarts the
         // grace period, since the load before the sleep says nothing about the load after it.
-        pressure_windows_ = 0;
+        pressure_for_ = Duration{};
         if (w.kind == WindowKind::Suspended) {
             quiet_ = Duration{};
             recent_system_.clear();
         }
         return;
     }
-    pressure_windows_ = r.pressure ? pressure_windows_ + 1 : 0;
+    pressure_for_ = r.pressure ? pressure_for_ + w.length : Duration{};
     quiet_ = r.quiet ? quiet_ + w.length : Duration{};
     recent_system_.push_back(w.system_percent);
     while (recent_system_.size() >= settings_.quiet_windows()) recent_system_.pop_front();
@@ -151,8 +144,14 @@ void Controller::set_notice(Decision& d, const std::string& kind, std::string te
 
 void Controller::decide_unowned(Decision& d, const Reading& r, const MinerState& miner, Duration now)
 {
-    if (!r.pressure || pressure_windows_ < settings_.debounce_windows()) {
-        if (!r.pressure) set_notice(d, "", "");
+    if (!r.pressure) {
+        set_notice(d, "", "");
+        return;
+    }
+    if (const Duration missing = settings_.stop_debounce - pressure_for_; missing > kDebounceSlack) {
+        // No shorter than half a poll: /proc/stat counts 10 ms ticks, so a very short window says
+        // little and could break the streak on noise.
+        if (missing < settings_.poll_interval) d.measure_again_in = std::max(missing, settings_.poll_interval / 2);
         return;
     }
     if (!miner.running()) {

@@ -23,13 +23,13 @@ struct PolicySettings {
     // Resume back-off: a freeze that follows two thaws within grace_period_max doubles the grace
     // period, up to this cap, which bounds freeze/thaw cycles under periodic spikes.
     Duration grace_period_max = std::chrono::seconds(120);
-    // Pressure must be seen over this much time (whole windows, rounded up) before a freeze.
-    Duration stop_debounce = std::chrono::milliseconds(400);
+    // Pressure must be seen over this much time, in consecutive windows, before a freeze. When a
+    // window leaves less than a poll interval to go, the next one is cut to what is missing.
+    Duration stop_debounce = std::chrono::milliseconds(300);
     double stop_percent = 15.0;
     double resume_percent = 5.0;
     std::vector<WatchedPolicy> watched;
 
-    [[nodiscard]] unsigned debounce_windows() const;
     // How many windows the quiet test averages the system signal over (quiet_averaging, rounded up).
     [[nodiscard]] unsigned quiet_windows() const;
 };
@@ -61,7 +61,13 @@ struct Decision {
     Action action = Action::None;
     std::string reason;                 // for Freeze/Thaw: the signal, its value and the threshold
     std::optional<std::string> notice;  // a change in why nothing can be done (logged once)
+    // Measure again this soon instead of at the next regular tick: the pressure streak will have
+    // lasted stop_debounce by then.
+    std::optional<Duration> measure_again_in;
 };
+
+// Window lengths come from timers with 1 ms accuracy: a streak this close to the debounce counts.
+inline constexpr Duration kDebounceSlack = std::chrono::milliseconds(2);
 
 class Controller {
 public:
@@ -96,7 +102,7 @@ private:
     void set_notice(Decision& d, const std::string& kind, std::string text);
 
     PolicySettings settings_;
-    unsigned pressure_windows_ = 0;
+    Duration pressure_for_{};           // consecutive windows with pressure, summed
     std::deque<double> recent_system_;  // the last quiet_windows() valid windows' system signal
     Duration quiet_{};
     Duration grace_;

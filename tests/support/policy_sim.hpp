@@ -19,12 +19,13 @@ struct PolicySim {
         miner.identity = "cgroup-id:1";
     }
 
-    // One valid window of the poll interval with these loads; returns the decision.
+    // One valid window with these loads, as long as the daemon would make it (the poll interval,
+    // or what the last decision asked for); returns the decision.
     Decision window(double system_percent, std::vector<double> services = {})
     {
         Window w;
         w.kind = WindowKind::Valid;
-        w.length = controller.settings().poll_interval;
+        w.length = next_length.value_or(controller.settings().poll_interval);
         w.system_percent = system_percent;
         for (double p : services) w.services.push_back({ServiceLoad::Kind::Measured, p});
         while (w.services.size() < controller.settings().watched.size()) w.services.push_back({});
@@ -44,6 +45,7 @@ struct PolicySim {
     {
         now += w.length;
         Decision d = controller.step(w, miner, claim, now);
+        next_length = d.measure_again_in;
         if (d.drop_claim) claim = ClaimView{};
         if (d.action == Action::Freeze) {
             claim = ClaimView{true, miner.identity, miner.invocation_id};
@@ -69,6 +71,7 @@ struct PolicySim {
     MinerState miner;
     ClaimView claim;
     Duration now{};
+    std::optional<Duration> next_length;
     int freezes = 0;
     int thaws = 0;
 };

@@ -15,7 +15,7 @@ TEST_CASE("built-in defaults are the prototype's - plus a 200 ms poll", "[config
     CHECK(c.miner.display() == "xmrig.service");
     CHECK(c.watched.empty());
     CHECK(c.poll_interval == 200ms);
-    CHECK(c.stop_debounce == 400ms);
+    CHECK(c.stop_debounce == 300ms);
     CHECK(c.grace_period_max == 120s);
 }
 

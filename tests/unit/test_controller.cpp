@@ -5,21 +5,27 @@
 using namespace xap;
 using namespace xap::test;
 
-TEST_CASE("debounce rounds up to whole poll windows", "[policy]")
+TEST_CASE("the debounce is pressure seen for stop_debounce - the window that completes it is cut short", "[policy]")
 {
     struct Row {
         Duration poll, debounce;
-        unsigned windows;
+        int windows;       // up to and including the one that freezes
+        Duration freezes;  // since the start of the pressure
     };
     const Row rows[] = {
-        {200ms, 400ms, 2}, {200ms, 0ms, 1}, {200ms, 500ms, 3}, {3s, 400ms, 1}, {1s, 2s, 2}, {250ms, 1s, 4},
+        {200ms, 300ms, 2, 300ms},  // 0.2 s, then 0.1 s: the default
+        {200ms, 0ms, 1, 200ms},   {200ms, 400ms, 2, 400ms}, {200ms, 500ms, 3, 500ms},
+        {200ms, 410ms, 3, 500ms},  // never a window shorter than half a poll
+        {3s, 300ms, 1, 3s},       {1s, 2s, 2, 2s},          {250ms, 1s, 4, 1s},
     };
     for (const Row& r : rows) {
         PolicySettings s;
         s.poll_interval = r.poll;
         s.stop_debounce = r.debounce;
         CAPTURE(r.poll.count(), r.debounce.count());
-        CHECK(s.debounce_windows() == r.windows);
+        PolicySim sim(s);
+        CHECK(sim.until(Action::Freeze, 50, 10) == r.windows);
+        CHECK(sim.now == r.freezes);
     }
 }
 

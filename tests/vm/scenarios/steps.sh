@@ -27,7 +27,7 @@
 # comes and the miner is never thawed. 12 % (4 ticks) sits above that noise;
 # 25 % keeps the hysteresis and stays far below the 2-thread load (~100 %)
 # and far above the game's light load (~6 % of the system). stop_debounce 1 s
-# (default 0.4 s): a single systemctl or journalctl of the harness costs a
+# (default 0.3 s): a single systemctl or journalctl of the harness costs a
 # few hundred ms of emulated CPU, enough for two 0.2 s windows above 25 %.
 # The harness also polls with builtins (sc_wait, sc_settle) and lets the
 # daemon settle (sc_settle) before a stimulus whose effect is asserted.
