@@ -293,7 +293,7 @@ in
       ++ expectEq "default configuration" (configJson config) {
         poll_interval = 0.2;
         grace_period = 15;
-        stop_debounce = 0.4;
+        stop_debounce = 0.3;
         stop_threshold = 15;
         resume_threshold = 5;
         miner = "xmrig.service";
