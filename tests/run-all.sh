@@ -7,6 +7,8 @@
 # skipping when XAP_REQUIRE_REAL_CGROUP=1 (CI sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the build and the tests need, from Debian's archive (nothing when it is all there).
+bash .ci/install-deps.sh
 
 jobs=$(nproc)
 passed=0

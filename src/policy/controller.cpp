@@ -66,9 +66,9 @@ Controller::Reading Controller::read(const Window& w) const
         r.pressure = r.pressure || service_busy(s, i);
     }
     // Quiet when this window is at or below the resume threshold (the prototype's rule), or when the
-    // one-second average is: the average forgives a single noisy window of an idle machine, and the
-    // window itself lets quiet time start with the first quiet window after a load ends, not a
-    // second later when the load has left the average.
+    // average over kQuietAveraging is: the average forgives a few noisy windows of an idle machine,
+    // and the window itself lets quiet time start with the first quiet window after a load ends,
+    // not when the load has left the average.
     r.average = average_system(w.system_percent);
     const bool system_quiet = w.system_percent <= settings_.resume_percent || r.average <= settings_.resume_percent;
     r.quiet = !r.pressure && services_quiet && system_quiet;
