@@ -67,6 +67,14 @@ struct PolicySim {
         return -1;
     }
 
+    // The same, with the system load cycling through `loads`.
+    int until_cycle(Action a, const std::vector<double>& loads, int max_windows)
+    {
+        for (int i = 1; i <= max_windows; ++i)
+            if (window(loads[static_cast<std::size_t>(i - 1) % loads.size()]).action == a) return i;
+        return -1;
+    }
+
     Controller controller;
     MinerState miner;
     ClaimView claim;
