@@ -373,7 +373,7 @@ void Daemon::tick(bool measured)
             !s)
             spdlog::warn("{}", s.error().message);
     const MinerState after = act(d, sample.miner);
-    report_effective_state(after);
+    report_effective_state(after, d.action == Action::Freeze);
     status_->set_manual(manual, override_.until_unix);
     status_->on_decision(d, now_unix);
     publish(w, after, since_last, now_unix);
@@ -419,8 +419,9 @@ MinerState Daemon::act(const Decision& d, const MinerState& miner)
 }
 
 // The freeze we asked for and the freeze in effect can differ: a task stuck in the kernel keeps
-// "frozen 0" for a while, and an ancestor's freeze shows "frozen 1" without our request.
-void Daemon::report_effective_state(const MinerState& miner)
+// "frozen 0" for a while, and an ancestor's freeze shows "frozen 1" without our request. A freeze
+// takes some milliseconds to complete, so one written this tick is judged at the next.
+void Daemon::report_effective_state(const MinerState& miner, bool just_frozen)
 {
     std::string note;
     if (ownership_.held() && miner.freeze_requested && !miner.frozen)
@@ -431,7 +432,7 @@ void Daemon::report_effective_state(const MinerState& miner)
         note = "the miner is frozen by someone else (its cgroup.freeze is 1 without our claim); leaving it alone";
     else if (!ownership_.held() && miner.frozen)
         note = "the miner is frozen by an ancestor cgroup, not by us";
-    if (note == effective_note_) return;
+    if (note == effective_note_ || (just_frozen && note.starts_with("freeze of"))) return;
     if (!note.empty() && note != "frozen") spdlog::info("{}", note);
     if (note == "frozen" && effective_note_.starts_with("freeze of")) spdlog::info("freeze now effective");
     effective_note_ = note;
