@@ -13,6 +13,11 @@ def quantile(xs, q):
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def median(xs):
+    """The median of the values that are not None, or None."""
+    return quantile([x for x in xs if x is not None], 0.5)
+
+
 def reaction_stats(r):
     f = [t["freeze_s"] for t in r["trials"]]
     t = [t["thaw_minus_grace_s"] for t in r["trials"]]
@@ -206,23 +211,25 @@ def render(res):
                 out.append("linear fit (with process, state dir in the work dir): %.2f us + %.4f us per watched cgroup, R^2 = %.4f" % (
                     fit["intercept_us"], fit["slope_us_per_cgroup"], fit["r2"]))
 
-    if res.get("interference"):
+    if res.get("interference_summary"):
+        summ = res["interference_summary"]
+        rounds = res.get("interference_rounds", 1)
         out.append("\n3. Interference (trace %s; chase = pointer chase %d KiB in heavy phases, wall ns/access; "
-                   "p99 = request loop)" % (res["meta"]["trace"], res["meta"]["chase_kib"]))
+                   "p99 = request loop; each figure the median of %d round(s), the contenders interleaved)" % (
+                       res["meta"]["trace"], res["meta"]["chase_kib"], rounds))
         rows = []
-        for run in res["interference"]:
-            s = run["summary"]
-            rows.append([run["label"], fmt(s["chase_heavy_ns"], "%.1f"), fmt(s.get("chase_slowdown_pct"), "%+.1f%%"),
+        for s in summ.values():
+            rows.append([s["label"], fmt(s["chase_heavy_ns"], "%.1f"), fmt(s.get("chase_slowdown_pct"), "%+.1f%%"),
                          fmt(s["p99_light_us"], "%.0f"), fmt(s["p99_heavy_us"], "%.0f"),
                          fmt(s.get("p99_busy_slowdown_pct"), "%+.1f%%"), fmt(s["p99_idle_us"], "%.0f"),
                          fmt(s.get("work_vs_always_pct"), "%.1f%%"), "%.0f%%" % (100 * s["busy_frozen_frac"]),
-                         "%d/%d" % (run["freezes"], run["thaws"]), fmt(run.get("foreign_cpu_cores"), "%.2f")])
+                         " ".join(s["freezes_thaws"]), fmt(s.get("foreign_cpu_cores"), "%.2f")])
         out.append(table(["contender", "chase ns", "vs none", "p99 light us", "p99 heavy us", "busy p99 vs none",
                           "p99 idle us", "work vs always", "busy frozen", "frz/thaw", "foreign cores"], rows))
         n = res.get("interference_noise")
         if n:
-            out.append("noise floor (two 'no miner' runs): chase %+.1f %%, busy p99 %+.1f %%" % (
-                n["chase_pct"], n["p99_busy_pct"]))
+            out.append("noise floor (spread of the %d 'no miner' runs, of their median): chase %.1f %%, busy p99 "
+                       "%.1f %%" % (n["runs"], n["chase_pct"], n["p99_busy_pct"]))
 
     if res.get("flapping"):
         f0 = res["flapping"][0]
