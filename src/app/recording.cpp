@@ -183,21 +183,37 @@ Result<ReplaySummary> replay(std::FILE* in, const std::string& source, const Con
 
     // Watched services are matched by name: recorded but not configured is ignored, configured
     // but not recorded counts as not running.
-    std::vector<std::optional<std::size_t>> column(config.watched.size());
-    for (std::size_t i = 0; i < config.watched.size(); ++i)
-        for (std::size_t k = 0; k < header->watched.size(); ++k)
-            if (header->watched[k] == config.watched[i].target.display()) column[i] = k;
+    std::vector<std::optional<std::size_t>> column;
+    auto match_columns = [&] {
+        column.assign(config.watched.size(), std::nullopt);
+        for (std::size_t i = 0; i < config.watched.size(); ++i)
+            for (std::size_t k = 0; k < header->watched.size(); ++k)
+                if (header->watched[k] == config.watched[i].target.display()) column[i] = k;
+    };
+    match_columns();
 
-    SignalMeter meter(config.watched.size(), header->clock_ticks);
-    Controller controller(config.policy());
+    std::optional<SignalMeter> meter(std::in_place, config.watched.size(), header->clock_ticks);
+    std::optional<Controller> controller(std::in_place, config.policy());
     ClaimView claim;
     ReplaySummary sum;
     std::optional<Duration> first;
     Duration last{};
+    bool segment_start = true;  // the time before a segment's first tick (a restart) is not counted
     std::size_t line_no = 1;
     while (read_line(in, line)) {
         ++line_no;
         if (line.empty()) continue;
+        if (line.find("\"xmrig_auto_pause_recording\"") != std::string::npos) {
+            // `run --record` appends: a daemon restart starts a new segment with fresh baselines and
+            // a fresh controller, as the restarted daemon had; the replayed claim carries over.
+            header = parse_header_line(line);
+            if (!header) return Error{0, source + ": line " + std::to_string(line_no) + ": " + header.error().message};
+            match_columns();
+            meter.emplace(config.watched.size(), header->clock_ticks);
+            controller.emplace(config.policy());
+            segment_start = true;
+            continue;
+        }
         auto tick = parse_tick_line(line, header->watched.size());
         if (!tick) return Error{0, source + ": line " + std::to_string(line_no) + ": " + tick.error().message};
         RawSample s = tick->sample;
@@ -209,7 +225,8 @@ Result<ReplaySummary> replay(std::FILE* in, const std::string& source, const Con
             first = s.at.monotonic;
             if (tick->claim) claim = ClaimView{true, s.miner.identity, s.miner.invocation_id};
         }
-        if (claim.held) sum.frozen += s.at.monotonic - last;
+        if (claim.held && !segment_start) sum.frozen += s.at.monotonic - last;
+        segment_start = false;
         last = s.at.monotonic;
         // Our own freeze follows the replayed decisions; a foreign one stays as recorded.
         const bool foreign = s.miner.freeze_requested && !tick->claim;
@@ -218,10 +235,10 @@ Result<ReplaySummary> replay(std::FILE* in, const std::string& source, const Con
         Window w;
         w.kind = WindowKind::Unmeasured;
         w.services.resize(config.watched.size());
-        if (tick->measured) w = meter.measure(s);
+        if (tick->measured) w = meter->measure(s);
         ++sum.ticks;
         if (w.kind == WindowKind::CounterReset || w.kind == WindowKind::Suspended) ++sum.dropped_windows;
-        const Decision d = controller.step(w, s.miner, claim, s.at.monotonic, tick->manual);
+        const Decision d = controller->step(w, s.miner, claim, s.at.monotonic, tick->manual);
         if (d.drop_claim) claim = ClaimView{};
         if (d.action == Action::Freeze) {
             claim = ClaimView{true, s.miner.identity, s.miner.invocation_id};

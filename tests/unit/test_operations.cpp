@@ -233,3 +233,46 @@ TEST_CASE("a malformed recording is an error naming the line", "[operations]")
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("bad.jsonl: line 2") == 0);
 }
+
+TEST_CASE("a recording appended by a restarted daemon replays in segments, each with fresh baselines", "[operations]")
+{
+    Config config;  // defaults: 15 % stop, 0.3 s debounce
+    config.watched.push_back({*parse_target("game.service"), 2.0, "2%"});
+    TempTree t;
+    const std::string file = t.path("rec.jsonl");
+    // Ticks 1 s apart on 2 CPUs (200 clock ticks a window); `busy` ticks are 75 % user time.
+    auto segment = [&](std::int64_t start_s, int ticks, int busy_from, std::uint64_t user0) {
+        auto rec = Recorder::open(file, {100, {"game.service"}});
+        REQUIRE(rec.ok());
+        CpuTimes cpu;
+        cpu.field[CpuTimes::User] = user0;
+        for (int i = 0; i < ticks; ++i) {
+            const bool busy = i >= busy_from;
+            cpu.field[CpuTimes::User] += busy ? 150 : 2;
+            cpu.field[CpuTimes::Idle] += busy ? 50 : 198;
+            RawSample s;
+            s.at = {Duration(std::chrono::seconds(start_s + i)), Duration(std::chrono::seconds(start_s + i))};
+            s.stat = {cpu, 2};
+            s.miner.present = s.miner.populated = true;
+            s.miner.identity = "cgroup-id:9";
+            s.miner.usage = CgroupUsage{9, 1000};
+            s.services = {CgroupUsage{5, 0}};
+            REQUIRE(rec.value()->write({s, true, Manual::Auto, false, std::nullopt}).ok());
+        }
+    };
+    segment(100, 10, 100, 1'000'000);  // idle
+    segment(500, 6, 2, 0);             // after a restart: counters from another boot-time origin, then busy
+
+    std::vector<Duration> freezes;
+    std::FILE* in = std::fopen(file.c_str(), "r");
+    auto sum = replay(in, file, config, [&](const ReplayEvent& e) {
+        if (e.decision.action == Action::Freeze) freezes.push_back(e.at);
+    });
+    std::fclose(in);
+    REQUIRE(sum.ok());
+    CHECK(sum->ticks == 16);
+    CHECK(sum->dropped_windows == 0);  // a lower counter after the header is a new baseline, not a reset
+    REQUIRE(freezes.size() == 1);
+    CHECK(freezes[0] == std::chrono::seconds(500 + 2 - 100));  // one 1 s window outlasts the 0.3 s debounce
+    CHECK(sum->frozen == 3s);                                  // ticks 2..5 of the second segment, no gap
+}
