@@ -9,6 +9,7 @@
 
 #include "app/recording.hpp"
 #include "app/status.hpp"
+#include "state/atomic_file.hpp"
 #include "state/override_store.hpp"
 #include "sys/fd.hpp"
 
@@ -73,7 +74,10 @@ int override_command(const Paths& paths, Manual mode, std::optional<Duration> fo
         o.mode = mode;
         o.set_unix = std::time(nullptr);
         if (for_) o.until_unix = o.set_unix + std::chrono::duration_cast<std::chrono::seconds>(*for_).count();
-        s = store.save(o);
+        // Before the daemon's first start (or with --state-dir) the directory may not exist yet; the
+        // daemon creates it the same way and finds the override there.
+        s = ensure_directory(paths.state_dir);
+        if (s) s = store.save(o);
         said = (mode == Manual::Pause ? "miner paused" : "miner forced to run") +
                (o.until_unix ? " until " + clock_time(*o.until_unix) : std::string(" until `xmrig-auto-pause auto`"));
     }

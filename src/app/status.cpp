@@ -147,11 +147,11 @@ std::string prometheus_text(const StatusReport& s)
     };
     const std::string miner = "miner=\"" + label(s.miner) + "\"";
     std::string states;
-    for (const char* st : {"running", "frozen", "frozen-by-someone-else", "miner-inactive", "starting", "stopped"})
+    for (const char* st : {"running", "frozen", "frozen-by-someone-else", "miner-inactive", "stopped"})
         states += sample("xmrig_auto_pause_state", miner + ",state=\"" + st + "\"", s.state == st ? 1 : 0);
     metric("xmrig_auto_pause_state", "gauge", "Current state of the miner (1 for the current state).", states);
     metric("xmrig_auto_pause_frozen", "gauge", "1 while the miner is under this daemon's freeze.",
-           sample("xmrig_auto_pause_frozen", miner, s.state == "frozen" || s.state == "freeze-pending" ? 1 : 0));
+           sample("xmrig_auto_pause_frozen", miner, s.state == "frozen" ? 1 : 0));
     metric("xmrig_auto_pause_system_cpu_ratio", "gauge",
            "Foreground (non-nice, non-miner) CPU use over the last window, as a fraction of total capacity.",
            sample("xmrig_auto_pause_system_cpu_ratio", "", s.system_percent / 100));
@@ -236,22 +236,36 @@ void StatusKeeper::set_manual(Manual m, std::optional<std::int64_t> until)
     dirty_ = true;
 }
 
+// A file that cannot be written (a missing textfile directory, a full disk) is reported when the
+// problem starts, changes or ends, not five times a second.
+void StatusKeeper::report_write(std::string& last, const Status& s, const char* what)
+{
+    const std::string now = s ? std::string() : s.error().message;
+    if (now == last) return;
+    if (!now.empty())
+        spdlog::warn("{}: {}", what, now);
+    else
+        spdlog::info("{}: written again", what);
+    last = now;
+}
+
 void StatusKeeper::publish(std::int64_t now_unix)
 {
     report_.updated_unix = now_unix;
     const bool changed = dirty_;  // the one-line form only changes with the state, reason or override
     if (dirty_ || now_unix - written_unix_ >= kStatusRefreshSeconds) {
-        if (auto s = atomic_write_file(state_dir_, "status.json", to_json(report_).dump() + "\n", Sync::Fast); !s)
-            spdlog::warn("status: {}", s.error().message);
+        report_write(status_problem_,
+                     atomic_write_file(state_dir_, "status.json", to_json(report_).dump() + "\n", Sync::Fast),
+                     "status");
         written_unix_ = now_unix;
         dirty_ = false;
     }
     if (!metrics_file_.empty()) {
         const auto slash = metrics_file_.rfind('/');
-        if (auto s = atomic_write_file(metrics_file_.substr(0, slash), metrics_file_.substr(slash + 1),
-                                       prometheus_text(report_), Sync::Fast);
-            !s)
-            spdlog::warn("metrics: {}", s.error().message);
+        report_write(metrics_problem_,
+                     atomic_write_file(metrics_file_.substr(0, slash), metrics_file_.substr(slash + 1),
+                                       prometheus_text(report_), Sync::Fast),
+                     "metrics");
     }
     if (!changed) return;
     if (std::string line = one_line(report_); line != notified_) {

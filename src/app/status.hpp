@@ -20,8 +20,9 @@ struct Counters {
 };
 
 struct StatusReport {
-    // "running", "frozen" (by us), "frozen-by-someone-else", "miner-inactive", "starting", "stopped"
-    std::string state = "starting";
+    // "running", "frozen" (by us), "frozen-by-someone-else", "miner-inactive", "stopped"; set before
+    // the first write, so the initial value is never published
+    std::string state = "stopped";
     std::int64_t since_unix = 0;
     std::string reason;  // of the last decision, or why nothing can be done
     std::int64_t reason_unix = 0;
@@ -53,6 +54,7 @@ std::string prometheus_text(const StatusReport& s);
 
 #include "policy/controller.hpp"
 #include "policy/signal_meter.hpp"
+#include "util/result.hpp"
 
 namespace xap {
 
@@ -79,8 +81,12 @@ public:
     [[nodiscard]] const StatusReport& report() const { return report_; }
 
 private:
+    static void report_write(std::string& last, const Status& s, const char* what);
+
     std::string state_dir_;
     std::string metrics_file_;
+    std::string status_problem_;  // the last write error reported, empty while writes succeed
+    std::string metrics_problem_;
     StatusReport report_;
     bool dirty_ = true;
     std::int64_t written_unix_ = 0;
