@@ -29,8 +29,10 @@ Freezes a CPU miner's cgroup (cgroup v2 cgroup.freeze) while foreground work nee
 and thaws it once the machine has been quiet for a grace period.
 
 Commands:
-  run [--record FILE]     run the daemon (the default); --record appends every tick's raw
-                          samples and decisions to FILE as JSON lines
+  run [--record FILE] [--duration DURATION]
+                          run the daemon (the default), until SIGTERM/SIGINT or for DURATION;
+                          --record appends every tick's raw samples and decisions to FILE as
+                          JSON lines
   check-config            validate the configuration, print the effective settings, and exit
   status [--json]         what the daemon is doing and why, from its state directory
   pause [--for DURATION]  freeze the miner now, whatever the load (until `auto` or DURATION)
@@ -157,7 +159,14 @@ std::optional<int> parse_args(int argc, char** argv, Args& a)
         if (!ok) return usage_error(s + " needs a value" + (s == "--for" || s == "--duration" ? " (a duration)" : ""));
     }
     if (a.command == "replay" && a.replay_file.empty()) return usage_error("replay needs a recording FILE");
+    if (a.log_level && !xap::is_log_level(*a.log_level))
+        return usage_error("--log-level \"" + *a.log_level + "\": expected debug, info, warning or error");
+    // A flag the command does not use is a mistake worth naming, not something to ignore.
+    const bool samples = a.command == "run" || a.command == "record";
     if (a.for_ && a.command != "pause" && a.command != "resume") return usage_error("--for goes with pause or resume");
+    if (a.duration && !samples) return usage_error("--duration goes with run or record");
+    if (!a.run.record_path.empty() && !samples) return usage_error("--record/--output go with run or record");
+    if (a.json && a.command != "status") return usage_error("--json goes with status");
     if (a.command == "record" && a.run.record_path.empty()) a.run.record_path = "-";
     a.run.observe_only = a.command == "record";
     if (a.duration) a.run.duration = *a.duration;
@@ -182,16 +191,21 @@ int run_command(const Args& a, const xap::Config& config)
         return 0;
     }
     if (a.command == "replay") return xap::replay_command(config, a.replay_file);
-    if (a.command == "release") {
-        auto what = xap::release_claim(config, a.paths);
-        if (!what) {
-            spdlog::error("release: {}", what.error().message);
-            return kExitRuntime;
-        }
-        spdlog::info("release: {}", *what);
-        return 0;
-    }
     return run_daemon(a, config);
+}
+
+// ExecStopPost= runs this after every end of the daemon, also one caused by a configuration an admin
+// broke meanwhile: that must not keep the miner frozen, so a bad configuration is reported and the
+// claim's own record of the frozen cgroup is used.
+int release_command(const Args& a, const std::optional<xap::Config>& config)
+{
+    auto what = xap::release_claim(config ? &*config : nullptr, a.paths);
+    if (!what) {
+        spdlog::error("release: {}", what.error().message);
+        return kExitRuntime;
+    }
+    spdlog::info("release: {}", *what);
+    return 0;
 }
 
 }  // namespace
@@ -211,6 +225,15 @@ int main(int argc, char** argv)
         if (!cpus) {
             spdlog::critical("{}", cpus.error().message);
             return kExitRuntime;
+        }
+        if (a.command == "release") {
+            std::optional<xap::Config> config;
+            try {
+                config = xap::load_config(a.config, !a.config_given, *cpus);
+            } catch (const xap::ConfigError& e) {
+                spdlog::error("release: configuration unusable, releasing the cgroup the claim names: {}", e.what());
+            }
+            return release_command(a, config);
         }
         const xap::Config config = xap::load_config(a.config, !a.config_given, *cpus);
         if (!a.log_level) xap::setup_logging(config.log_level);

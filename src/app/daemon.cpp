@@ -37,6 +37,29 @@ std::string percent_list(const Window& w, const Config& c)
     return s;
 }
 
+// systemd's view of the miner unit for `release`, which has no event loop of its own: a freeze an
+// admin made with `systemctl freeze` on top of ours is theirs, and a restarted unit is another
+// instance. Without a system bus (no systemd) there is nothing to overlay.
+std::function<void(MinerState&)> systemd_view_of_miner(const Config* config)
+{
+    if (!config || !config->miner.is_unit()) return {};
+    auto loop = EventLoop::create();
+    if (!loop) return {};
+    std::shared_ptr<EventLoop> keep_loop = std::move(loop).value();
+    auto units = SystemdUnits::connect(keep_loop->get(), {});
+    if (!units) {
+        spdlog::debug("release: no systemd to ask about {}: {}", config->miner.name, units.error().message);
+        return {};
+    }
+    std::shared_ptr<SystemdUnits> keep_units = std::move(units).value();
+    const std::string unit = config->miner.name;
+    if (auto s = keep_units->watch(unit); !s) {
+        spdlog::warn("release: cannot read {} from systemd: {}", unit, s.error().message);
+        return {};
+    }
+    return [keep_loop, keep_units, unit](MinerState& m) { apply_unit_state(m, unit, keep_units->info(unit)); };
+}
+
 }  // namespace
 
 Result<std::shared_ptr<CgroupFs>> open_hierarchy(const Paths& paths)
@@ -55,7 +78,7 @@ Result<unsigned> online_cpus(const std::string& proc_root)
     return stat->online_cpus;
 }
 
-Result<std::string> release_claim(const Config& config, const Paths& paths)
+Result<std::string> release_claim(const Config* config, const Paths& paths)
 {
     Ownership ownership{ClaimStore(paths.state_dir)};
     if (auto s = ownership.load(); !s) spdlog::warn("{}", s.error().message);
@@ -68,12 +91,15 @@ Result<std::string> release_claim(const Config& config, const Paths& paths)
     const std::string prefix = (*fs)->mount_point() + "/";
     if (ownership.claim() && ownership.claim()->miner.starts_with(prefix))
         rel = ownership.claim()->miner.substr(prefix.size());
-    else if (auto miner = default_cgroup_path(config.miner))
+    else if (!config)
+        return Error{0, "the claim in " + ownership.store().path() + " names no cgroup under " + prefix +
+                            " and the configuration is unusable"};
+    else if (auto miner = default_cgroup_path(config->miner))
         rel = *miner;
     else
         return miner.error();
     Cgroup cg(*fs, rel);
-    return ownership.release(cg);
+    return ownership.release(cg, systemd_view_of_miner(config));
 }
 
 Daemon::Daemon(Config config, Paths paths, RunOptions options)
@@ -337,8 +363,9 @@ void Daemon::tick(bool measured)
     report_problem(tick_problem_, reading ? "" : reading.error().message, "skipping ticks");
     if (!reading) return;
     for (std::size_t i = 0; i < service_problems_.size(); ++i)
-        report_problem(service_problems_[i], reading->service_problems[i],
-                       ("watched " + config_.watched[i].target.display()).c_str());
+        if (reading->service_problems[i] != service_problems_[i])  // the name is built only for a change
+            report_problem(service_problems_[i], reading->service_problems[i],
+                           ("watched " + config_.watched[i].target.display()).c_str());
     const bool freeze_edge = reading->sample.miner.freeze_requested != last_freeze_requested_;
     last_freeze_requested_ = reading->sample.miner.freeze_requested;
     recheck_freezer_state(freeze_edge);
@@ -347,8 +374,7 @@ void Daemon::tick(bool measured)
     const Duration since_last = last_tick_ ? now.monotonic - *last_tick_ : Duration{};
     last_tick_ = now.monotonic;
     if (options_.observe_only) {
-        if (auto s = recorder_->write({sample, measured, Manual::Auto, false, std::nullopt}); !s)
-            throw std::runtime_error(s.error().message);
+        record_beside_daemon(sample, measured, now_unix);
         return;
     }
 
@@ -377,6 +403,19 @@ void Daemon::tick(bool measured)
     status_->set_manual(manual, override_.until_unix);
     status_->on_decision(d, now_unix);
     publish(w, after, since_last, now_unix);
+}
+
+// `record` is usually run beside the installed daemon: its freezes are recorded as claimed (and its
+// manual override as such), so that a replay follows its own decisions over them instead of
+// taking them for someone else's freeze. Both files are read every tick: `record` only.
+void Daemon::record_beside_daemon(const RawSample& sample, bool measured, std::int64_t now_unix)
+{
+    auto claim = ownership_.store().load();
+    const bool claimed = !claim || claim->has_value();  // a malformed claim file is still a claim
+    auto o = overrides_.load();
+    const Manual manual = o ? active_mode(*o, now_unix) : Manual::Auto;
+    if (auto s = recorder_->write({sample, measured, manual, claimed, std::nullopt}); !s)
+        throw std::runtime_error(s.error().message);
 }
 
 MinerState Daemon::act(const Decision& d, const MinerState& miner)

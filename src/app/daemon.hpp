@@ -42,8 +42,9 @@ Result<std::shared_ptr<CgroupFs>> open_hierarchy(const Paths& paths);
 Result<unsigned> online_cpus(const std::string& proc_root);
 
 // The `release` command: thaw the miner if the state directory holds a claim that is valid for
-// it now, drop a stale claim, touch nothing else. Returns what was done.
-Result<std::string> release_claim(const Config& config, const Paths& paths);
+// it now, drop a stale claim, touch nothing else. Returns what was done. `config` may be null (an
+// unusable configuration must not keep a freeze alive): the claim names the cgroup to release.
+Result<std::string> release_claim(const Config* config, const Paths& paths);
 
 class Daemon {
 public:
@@ -68,6 +69,7 @@ private:
     void tick(bool measured = true);
     Manual manual_mode(std::int64_t now_unix);
     void load_override();
+    void record_beside_daemon(const RawSample& sample, bool measured, std::int64_t now_unix);
     // Returns the miner as it is after the action.
     MinerState act(const Decision& d, const MinerState& miner);
     void publish(const Window& w, const MinerState& miner, Duration since_last, std::int64_t now_unix);

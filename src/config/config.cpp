@@ -224,8 +224,7 @@ Config Parser::parse(const json& root)
             else
                 c.metrics_file = v.get<std::string>();
         } else if (key == "log_level") {
-            static const std::set<std::string> kLevels = {"debug", "info", "warning", "error"};
-            if (!v.is_string() || !kLevels.contains(v.get<std::string>()))
+            if (!v.is_string() || !is_log_level(v.get<std::string>()))
                 error(p, "expected one of \"debug\", \"info\", \"warning\", \"error\", got " + shown(v));
             else
                 c.log_level = v.get<std::string>();
@@ -242,18 +241,26 @@ Config Parser::parse(const json& root)
 }
 
 // nlohmann keeps the last of duplicate keys silently; a duplicate is almost always a mistake.
+// Returns the JSON pointer of each repeated key.
 std::vector<std::string> duplicate_keys(const std::string& text)
 {
+    struct Level {
+        std::string at;  // the object's own pointer
+        std::set<std::string> keys;
+        std::string last;  // the key whose value is being parsed
+    };
     std::vector<std::string> dups;
-    std::vector<std::set<std::string>> stack;
+    std::vector<Level> stack;
     json::parser_callback_t cb = [&](int, json::parse_event_t ev, json& parsed) {
         if (ev == json::parse_event_t::object_start)
-            stack.emplace_back();
+            stack.push_back({stack.empty() ? std::string() : pointer(stack.back().at, stack.back().last), {}, {}});
         else if (ev == json::parse_event_t::object_end && !stack.empty())
             stack.pop_back();
-        else if (ev == json::parse_event_t::key && !stack.empty() &&
-                 !stack.back().insert(parsed.get<std::string>()).second)
-            dups.push_back(parsed.get<std::string>());
+        else if (ev == json::parse_event_t::key && !stack.empty()) {
+            stack.back().last = parsed.get<std::string>();
+            if (!stack.back().keys.insert(stack.back().last).second)
+                dups.push_back(pointer(stack.back().at, stack.back().last));
+        }
         return true;
     };
     [[maybe_unused]] const json ignored = json::parse(text, cb, false);
@@ -300,7 +307,7 @@ Config parse_config(const std::string& text, const std::string& source, unsigned
         throw ConfigError(source + ": not valid JSON: " + e.what());
     }
     Parser p(source, online_cpus);
-    for (const auto& k : duplicate_keys(text)) p.error("(key \"" + k + "\")", "appears twice in one object");
+    for (const auto& at : duplicate_keys(text)) p.error(at, "appears twice in its object (the last one would win)");
     Config c = p.parse(root);
     if (!p.errors().empty()) {
         std::string msg = source + ": invalid configuration:";
@@ -318,6 +325,11 @@ Config load_config(const std::string& path, bool missing_is_default, unsigned on
         throw ConfigError(path + ": cannot read: " + std::strerror(text.error().errno_value));
     }
     return parse_config(*text, path, online_cpus);
+}
+
+bool is_log_level(const std::string& level)
+{
+    return level == "debug" || level == "info" || level == "warning" || level == "error";
 }
 
 std::string describe(const Config& c)

@@ -54,6 +54,9 @@ Config load_config(const std::string& path, bool missing_is_default, unsigned on
 // "200ms", "15s", "2min", "1h", "15" (seconds): the duration forms of the config and the CLI.
 Result<Duration> parse_duration(const std::string& text);
 
+// "debug", "info", "warning" or "error": the levels the config file and --log-level accept.
+bool is_log_level(const std::string& level);
+
 // Human-readable one-line summary for the start-up log.
 std::string describe(const Config& c);
 

@@ -149,12 +149,18 @@ TEST_CASE("release thaws only a freeze that is ours - and drops a stale claim wi
         const char* what;
         bool same_identity;
         bool freeze_file;
+        bool config_usable;
+        bool claim_names_path;  // the claim's miner is a path under the mount (else a bare name)
+        bool released;
         const char* freeze_after;
     };
     const Row rows[] = {
-        {"our valid claim: thawed", true, true, "0"},
-        {"claim on a recreated miner: left frozen", false, true, "1\n"},
-        {"thawed by someone else meanwhile: nothing to do", true, false, "0\n"},
+        {"our valid claim: thawed", true, true, true, false, true, "0"},
+        {"claim on a recreated miner: left frozen", false, true, true, false, true, "1\n"},
+        {"thawed by someone else meanwhile: nothing to do", true, false, true, false, true, "0\n"},
+        {"configuration unusable: the cgroup the claim names is thawed", true, true, false, true, true, "0"},
+        {"configuration unusable, claim names no cgroup: an error, nothing touched", true, true, false, false, false,
+         "1\n"},
     };
     for (const Row& r : rows) {
         CAPTURE(r.what);
@@ -170,13 +176,14 @@ TEST_CASE("release thaws only a freeze that is ours - and drops a stale claim wi
         auto st = read_miner(probe);
         REQUIRE(st.ok());
         const std::string identity = r.same_identity ? st->identity : "cgroup-id:999999999";
-        REQUIRE(ClaimStore(paths.state_dir).save({"m", identity, "", 1}).ok());
+        const std::string named = r.claim_names_path ? (*fs)->mount_point() + "/box/miner" : "m";
+        REQUIRE(ClaimStore(paths.state_dir).save({named, identity, "", 1}).ok());
 
         Config c;
         c.miner = *parse_target("/box/miner");
-        auto what = release_claim(c, paths);
-        REQUIRE(what.ok());
+        auto what = release_claim(r.config_usable ? &c : nullptr, paths);
+        CHECK(what.ok() == r.released);
         CHECK(t.read("cg/box/miner/cgroup.freeze") == r.freeze_after);
-        CHECK_FALSE(std::filesystem::exists(t.path("state/claim.json")));
+        CHECK(std::filesystem::exists(t.path("state/claim.json")) == !r.released);
     }
 }
