@@ -115,8 +115,8 @@ let
   # Only the daemon's unit (and drop-ins, should it ever ship some) from the package. The
   # package also installs the .deb's xmrig.service for Debian, which has no xmrig package; on
   # NixOS it would become the base unit under nixpkgs' services.xmrig, turning that module's
-  # definition into a drop-in with a second ExecStart= (and its /usr/local/bin/xmrig condition
-  # would skip the miner). Its Nice= drop-in is replaced by the mkDefault below.
+  # definition into a drop-in with a second ExecStart=. Its Nice= drop-in is replaced by the
+  # mkDefault below.
   daemonUnit = pkgs.runCommandLocal "xmrig-auto-pause-unit" { } ''
     units=${cfg.package}/lib/systemd/system
     if [ ! -f "$units/xmrig-auto-pause.service" ]; then
@@ -289,7 +289,7 @@ in
           grace_period = mkOption {
             type = durationType;
             default = 15;
-            description = "How long the machine must stay quiet (below `resume_threshold`) before the miner is thawed.";
+            description = "How long the machine must stay quiet (at or below `resume_threshold`, every watched service below its threshold) before the miner is thawed.";
           };
           grace_period_max = mkOption {
             type = types.nullOr durationType;
@@ -310,7 +310,7 @@ in
           resume_threshold = mkOption {
             type = thresholdType;
             default = 5;
-            description = "System-wide foreground CPU use below which the machine counts as quiet; below `stop_threshold`.";
+            description = "System-wide foreground CPU use at or below which the machine counts as quiet (in one window or on a 3 s average); below `stop_threshold`.";
           };
           miner = mkOption {
             type = types.str;

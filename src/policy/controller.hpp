@@ -30,7 +30,7 @@ struct PolicySettings {
     double resume_percent = 5.0;
     std::vector<WatchedPolicy> watched;
 
-    // How many windows the quiet test averages the system signal over (quiet_averaging, rounded up).
+    // How many windows the quiet test averages the system signal over (kQuietAveraging, rounded up).
     [[nodiscard]] unsigned quiet_windows() const;
 };
 

@@ -274,9 +274,11 @@ TEST_CASE("periodic short spikes: freeze/thaw cycles per hour stay bounded", "[p
     s.grace_period_max = 120s;
     PolicySim sim(s);
     for (int t = 0; t < 3600; ++t) sim.window(t % 30 < 3 ? 80 : 1);
-    CHECK(sim.freezes >= 1);
-    CHECK(sim.freezes <= 3600 / 120 + 2);
-    CHECK(sim.thaws <= sim.freezes);
+    CHECK(sim.freezes <= 3600 / 120 + 2);  // the promise: at most one cycle per grace_period_max
+    // What the back-off does in practice (the README quotes it): two plain cycles, then the third
+    // freeze doubles the grace past the 27 s gaps and the miner stays frozen through the spikes.
+    CHECK(sim.freezes == 3);
+    CHECK(sim.thaws == 2);
 }
 
 TEST_CASE("quiet is judged on a three-second average too: noisy windows do not restart the grace period", "[policy]")
