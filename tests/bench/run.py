@@ -335,7 +335,7 @@ def main():
         os.rmdir(root.path)
         return 2
     # /var/tmp: on disk like the daemon's real state directory (/var/lib/xmrig-auto-pause), which
-    # matters because the daemon rewrites status.json there every second.
+    # matters because the daemon rewrites status.json there (on change, else every 5 s).
     workdir = tempfile.mkdtemp(prefix="xap-bench-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
     res["meta"].update({"cgroup_v2_mount": mount, "scratch": root.path, "workdir": workdir,
                         "state_dir_fs": fs_type(workdir)})
