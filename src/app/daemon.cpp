@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include "app/logging.hpp"
 #include "state/atomic_file.hpp"
 #include "sys/parsers.hpp"
 
@@ -344,28 +345,19 @@ void Daemon::release()
             what.error().message, ownership_.store().path());
 }
 
-void Daemon::report_problem(std::string& last, const std::string& now, const char* what)
-{
-    if (now == last) return;
-    if (!now.empty())
-        spdlog::error("{}: {}", what, now);
-    else
-        spdlog::info("{}: readable again", what);
-    last = now;
-}
-
 void Daemon::tick(bool measured)
 {
     const Instant now = read_clocks();
     const std::int64_t now_unix = std::time(nullptr);
     follow_units();
     auto reading = sampler_->read(now);
-    report_problem(tick_problem_, reading ? "" : reading.error().message, "skipping ticks");
+    log_problem_change(tick_problem_, reading ? "" : reading.error().message, spdlog::level::err, "skipping ticks",
+                       "readable again");
     if (!reading) return;
     for (std::size_t i = 0; i < service_problems_.size(); ++i)
         if (reading->service_problems[i] != service_problems_[i])  // the name is built only for a change
-            report_problem(service_problems_[i], reading->service_problems[i],
-                           ("watched " + config_.watched[i].target.display()).c_str());
+            log_problem_change(service_problems_[i], reading->service_problems[i], spdlog::level::err,
+                               "watched " + config_.watched[i].target.display(), "readable again");
     const bool freeze_edge = reading->sample.miner.freeze_requested != last_freeze_requested_;
     last_freeze_requested_ = reading->sample.miner.freeze_requested;
     recheck_freezer_state(freeze_edge);

@@ -74,7 +74,6 @@ private:
     MinerState act(const Decision& d, const MinerState& miner);
     void publish(const Window& w, const MinerState& miner, Duration since_last, std::int64_t now_unix);
     void report_effective_state(const MinerState& miner, bool just_frozen);
-    void report_problem(std::string& last, const std::string& now, const char* what);
     void release();
 
     Config config_;

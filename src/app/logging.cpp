@@ -82,4 +82,15 @@ void setup_logging(const std::string& level)
     spdlog::set_default_logger(logger);
 }
 
+void log_problem_change(std::string& last, const std::string& now, spdlog::level::level_enum level,
+                        const std::string& what, const char* recovered)
+{
+    if (now == last) return;
+    if (!now.empty())
+        spdlog::log(level, "{}: {}", what, now);
+    else
+        spdlog::info("{}: {}", what, recovered);
+    last = now;
+}
+
 }  // namespace xap

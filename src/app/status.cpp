@@ -236,19 +236,6 @@ void StatusKeeper::set_manual(Manual m, std::optional<std::int64_t> until)
     dirty_ = true;
 }
 
-// A file that cannot be written (a missing textfile directory, a full disk) is reported when the
-// problem starts, changes or ends, not five times a second.
-void StatusKeeper::report_write(std::string& last, const Status& s, const char* what)
-{
-    const std::string now = s ? std::string() : s.error().message;
-    if (now == last) return;
-    if (!now.empty())
-        spdlog::warn("{}: {}", what, now);
-    else
-        spdlog::info("{}: written again", what);
-    last = now;
-}
-
 void StatusKeeper::publish(std::int64_t now_unix)
 {
     report_.updated_unix = now_unix;

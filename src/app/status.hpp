@@ -52,6 +52,7 @@ std::string prometheus_text(const StatusReport& s);
 
 }  // namespace xap
 
+#include "app/logging.hpp"
 #include "policy/controller.hpp"
 #include "policy/signal_meter.hpp"
 #include "util/result.hpp"
@@ -81,7 +82,12 @@ public:
     [[nodiscard]] const StatusReport& report() const { return report_; }
 
 private:
-    static void report_write(std::string& last, const Status& s, const char* what);
+    // A file that cannot be written (a missing textfile directory, a full disk) is logged when the
+    // problem starts, changes or ends, not five times a second.
+    static void report_write(std::string& last, const Status& s, const char* what)
+    {
+        log_problem_change(last, s ? std::string() : s.error().message, spdlog::level::warn, what, "written again");
+    }
 
     std::string state_dir_;
     std::string metrics_file_;
