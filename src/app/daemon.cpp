@@ -403,7 +403,8 @@ void Daemon::tick(bool measured)
 void Daemon::record_beside_daemon(const RawSample& sample, bool measured, std::int64_t now_unix)
 {
     auto claim = ownership_.store().load();
-    const bool claimed = !claim || claim->has_value();  // a malformed claim file is still a claim
+    // A malformed claim file is still a claim; an unreadable one says nothing.
+    const bool claimed = claim ? claim->has_value() : claim.error().errno_value == 0;
     auto o = overrides_.load();
     const Manual manual = o ? active_mode(*o, now_unix) : Manual::Auto;
     if (auto s = recorder_->write({sample, measured, manual, claimed, std::nullopt}); !s)
