@@ -382,9 +382,11 @@ void Daemon::tick(bool measured)
     const Manual manual = manual_mode(now_unix);
     const ClaimView claim = ownership_.view();
     const Decision d = controller_.step(w, sample.miner, claim, now.monotonic, manual);
-    if (recorder_)
-        if (auto s = recorder_->write({sample, measured, manual, claim.held, d}); !s)
-            spdlog::error("{}", s.error().message);
+    if (recorder_) {
+        auto s = recorder_->write({sample, measured, manual, claim.held, d});
+        log_problem_change(record_problem_, s ? "" : s.error().message, spdlog::level::err, "recording",
+                           "written again");
+    }
     if (d.notice) spdlog::info("{}", *d.notice);
     if (d.measure_again_in)
         if (auto s = loop_->call_again_in(std::chrono::duration_cast<std::chrono::microseconds>(*d.measure_again_in));
@@ -421,11 +423,16 @@ MinerState Daemon::act(const Decision& d, const MinerState& miner)
         else
             spdlog::info("claim dropped, miner left as it is: {}", d.drop_reason);
     }
+    // A failed freeze or thaw is retried on every tick while the decision stands: say so once.
+    auto failed = [&](const std::string& problem) {
+        log_problem_change(action_problem_, problem, spdlog::level::err, cg.display(), "freeze and thaw work again");
+    };
     if (d.action == Action::Freeze) {
         if (auto s = ownership_.freeze(cg, miner, std::time(nullptr)); !s) {
-            spdlog::error("freeze of {} failed: {}", cg.display(), s.error().message);
+            failed("freeze failed, will retry while the pressure lasts: " + s.error().message);
             return after;
         }
+        failed("");
         spdlog::info("freezing {}: {}", cg.display(), d.reason);
         after.freeze_requested = true;
         // cgroup.events shows the effect a moment later; until then it is reported as pending.
@@ -440,9 +447,10 @@ MinerState Daemon::act(const Decision& d, const MinerState& miner)
             return after;
         }
         if (auto s = ownership_.thaw(cg); !s) {
-            spdlog::error("thaw of {} failed, will retry: {}", cg.display(), s.error().message);
+            failed("thaw failed, will retry: " + s.error().message);
             return after;
         }
+        failed("");
         spdlog::info("thawing {}: {}", cg.display(), d.reason);
         after.freeze_requested = false;
         after.frozen = false;

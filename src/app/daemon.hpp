@@ -96,6 +96,8 @@ private:
     std::optional<Duration> last_tick_;
     std::string tick_problem_;
     std::vector<std::string> service_problems_;
+    std::string record_problem_;  // the --record file's write error, logged when it starts and ends
+    std::string action_problem_;  // a freeze or thaw that failed and is being retried
     std::string effective_note_;
     bool last_freeze_requested_ = false;  // the miner's cgroup.freeze at the previous tick
     bool released_ = false;
